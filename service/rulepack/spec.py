@@ -64,7 +64,8 @@ class SourceSpec(_Spec):
 class ThresholdsSpec(_Spec):
     """Named score levels that rules refer to (``min_score: confident``) and the matcher's floor."""
 
-    name_floor: float = Field(0.70, ge=0, le=1, description="party/vessel candidates scoring below are dropped")
+    name_floor: float = Field(0.70, ge=0, le=1,
+                              description="party/vessel candidates scoring below are dropped")
     levels: dict[str, float] = Field(
         default_factory=lambda: {"confident": 0.90, "weak": 0.78},
         description="named levels usable as min_score / max_score in rules",
@@ -150,8 +151,8 @@ class GoodsSpec(_Spec):
     hs_codes: list[HsCodeSpec] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list, description="phrases in any language or script")
     part_numbers: list[str] = Field(default_factory=list, description="regular expressions, matched whole")
-    exclude: list[str] = Field(default_factory=list,
-                               description="phrases that cancel a keyword match on the same line (toy, model)")
+    exclude: list[str] = Field(
+        default_factory=list, description="phrases that cancel a keyword match on the same line (toy, model)")
     corroborated_by: list[Id] = Field(default_factory=list,
                                       description="categories whose keyword or part-number match confirms a "
                                                   "partial HS code; default: this entry's own category")
@@ -247,7 +248,8 @@ class PartyMatchSpec(_Spec):
     max_score: Score | None = Field(None, description="exclusive upper bound, to describe a weaker band")
     entry_types: list[EntryType] = Field(default_factory=lambda: [EntryType.organization, EntryType.person])
     roles: list[PartyRole] = Field(default_factory=list, description="record party roles; empty = any")
-    methods: list[Literal["name", "identifier"]] = Field(default_factory=lambda: ["name", "identifier"])
+    methods: list[Literal["name", "identifier"]] = Field(
+        default_factory=lambda: ["name", "identifier"])  # type: ignore[arg-type]
     country: Literal["any", "consistent", "contradicting"] = Field(
         "any", description="consistent: the record gives no country or one the entry lists")
     lists: list[str] = Field(default_factory=list, description="list names; empty = any")
@@ -259,7 +261,7 @@ class VesselMatchSpec(_Spec):
     kind: Literal["vessel_match"]
     min_score: Score = "confident"
     max_score: Score | None = None
-    methods: list[Literal["name", "imo"]] = Field(default_factory=lambda: ["name", "imo"])
+    methods: list[Literal["name", "imo"]] = Field(default_factory=lambda: ["name", "imo"])  # type: ignore[arg-type]
 
 
 class GoodsConditionSpec(_Spec):
@@ -268,7 +270,8 @@ class GoodsConditionSpec(_Spec):
     kind: Literal["goods"]
     categories: list[Id] = Field(default_factory=list)
     tags: list[Id] = Field(default_factory=list)
-    fields: list[Literal["goods", "declared_end_use"]] = Field(default_factory=lambda: ["goods"])
+    fields: list[Literal["goods", "declared_end_use"]] = Field(
+        default_factory=lambda: ["goods"])  # type: ignore[arg-type]
 
 
 class CountryConditionSpec(_Spec):

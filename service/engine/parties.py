@@ -1,0 +1,219 @@
+"""Party and vessel matching: an index built once per pack, queried per record party.
+
+Retrieval never scans every listed name. Each listed word is posted under itself, under its consonant
+skeleton (transliteration variants) and under its one-letter deletions (typos), so a query word finds the
+listed names that share a word with it in a few dictionary look-ups. Only the best-supported candidates are
+then scored with ``compare_names``. Acronym aliases match only when the whole query equals them, and a query of
+one word may match the initials of a long listed name (``IRISL``).
+
+Exact identifiers (INN, OGRN, OKPO, national id, registration and tax numbers, passports, IMO numbers) win on
+their own: a listed INN under an unrelated name is still that company.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from service.engine.names import NameKey, analyse_name, compare_names, initials
+from service.engine.normalise import compact, digits_only
+from service.engine.reference import NameWords
+from service.model import IdentifierKind
+from service.rulepack.spec import AliasQuality, AliasSpec, PartySpec, Verification
+
+#: Identifier kinds that number the same thing in different registers are compared with each other.
+_COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, IdentifierKind.okpo,
+                              IdentifierKind.national_id, IdentifierKind.registration, IdentifierKind.tax_id,
+                              IdentifierKind.lei})
+
+#: Posting lists longer than this belong to words too common to retrieve candidates on their own.
+_COMMON_POSTING = 3000
+CANDIDATES = 40
+UNVERIFIED_FACTOR = 0.92
+
+
+def identifier_key(kind: IdentifierKind | str, value: str) -> str | None:
+    """The comparable form of an identifier, or None when it is too short to identify anything."""
+    kind = IdentifierKind(kind)
+    if kind is IdentifierKind.imo:
+        digits = digits_only(value)
+        return f"imo:{digits}" if len(digits) == 7 else None
+    if kind in _COMPANY_NUMBERS:
+        digits = digits_only(value)
+        if len(digits) >= 6 and len(digits) >= len(compact(value)) - 2:
+            return f"num:{digits}"
+        text = compact(value)
+        return f"num:{text}" if len(text) >= 6 else None
+    text = compact(value)
+    return f"{kind.value}:{text}" if len(text) >= 5 else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedEntry:
+    spec: PartySpec
+    list_name: str
+    countries: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedName:
+    entry: int
+    text: str
+    key: NameKey
+    quality: AliasQuality
+
+
+@dataclass(frozen=True, slots=True)
+class NameCandidate:
+    entry: ListedEntry
+    matched: str
+    score: float
+    method: str
+    legal_forms: frozenset[str]
+    listed_key: NameKey
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+class NameIndex:
+    """Listed names of one kind of entry (parties, or vessels), ready for sub-linear retrieval."""
+
+    def __init__(self, entries: Sequence[ListedEntry], vocabulary: NameWords) -> None:
+        self.entries = list(entries)
+        self.vocabulary = vocabulary
+        self.names: list[IndexedName] = []
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._deletes: dict[str, set[str]] = defaultdict(set)
+        self._whole: dict[str, list[int]] = defaultdict(list)
+        self._initials: dict[str, list[int]] = defaultdict(list)
+        for entry_index, entry in enumerate(self.entries):
+            spec = entry.spec
+            aliases: list[tuple[str, AliasQuality]] = [(spec.name, AliasQuality.strong)]
+            for alias in spec.aliases:
+                if isinstance(alias, AliasSpec):
+                    aliases.append((alias.name, alias.quality))
+                else:
+                    aliases.append((alias, AliasQuality.strong))
+            seen: set[tuple[tuple[str, ...], AliasQuality]] = set()
+            for text, quality in aliases:
+                key = analyse_name(text, vocabulary)
+                if not key.tokens or (key.tokens, quality) in seen:
+                    continue
+                seen.add((key.tokens, quality))
+                self._add(IndexedName(entry_index, text, key, quality))
+
+    def _add(self, name: IndexedName) -> None:
+        name_id = len(self.names)
+        self.names.append(name)
+        self._whole[name.key.joined].append(name_id)
+        if name.quality is AliasQuality.weak:
+            return  # acronyms match only whole (see module docstring)
+        for word, skel in set(zip(name.key.tokens, name.key.skeletons, strict=True)):
+            self._postings[word].append(name_id)
+            if len(skel) >= 2:
+                self._postings["~" + skel].append(name_id)
+            if len(word) >= 4 and not word.isdigit():
+                for variant in _deletions(word):
+                    self._deletes[variant].add(word)
+        if len(name.key.tokens) >= 3:
+            self._initials[initials(name.key)].append(name_id)
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    def _words_like(self, word: str) -> set[str]:
+        found = {word}
+        if len(word) >= 4 and not word.isdigit():
+            found |= self._deletes.get(word, set())
+            for variant in _deletions(word):
+                if variant in self._postings:
+                    found.add(variant)
+                found |= self._deletes.get(variant, set())
+        return found
+
+    def candidates(self, key: NameKey, limit: int = CANDIDATES) -> list[int]:
+        """Ids of the listed names sharing the most (weighted) words with ``key``, best first."""
+        support: dict[int, float] = defaultdict(float)
+        distinctive = any(w >= 0.5 for w in key.weights)
+        for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
+            if distinctive and weight < 0.5:
+                continue
+            hits: set[int] = set()
+            for like in self._words_like(word):
+                posting = self._postings.get(like, ())
+                if len(posting) <= _COMMON_POSTING or not distinctive:
+                    hits.update(posting)
+            if len(skel) >= 3 or (key.arabic and len(skel) >= 2):
+                posting = self._postings.get("~" + skel, ())
+                if len(posting) <= _COMMON_POSTING:
+                    hits.update(posting)
+            for name_id in hits:
+                support[name_id] += weight
+        if len(support) <= limit:
+            return sorted(support, key=lambda n: -support[n])
+        return [n for n, _ in heapq.nlargest(limit, support.items(), key=lambda item: item[1])]
+
+    def match(self, key: NameKey, floor: float) -> list[NameCandidate]:
+        """Listed entries whose best name scores at least ``floor`` against ``key``, best first."""
+        best: dict[int, NameCandidate] = {}
+
+        def offer(name: IndexedName, score: float, method: str) -> None:
+            entry = self.entries[name.entry]
+            if entry.spec.verification is Verification.unverified:
+                score *= UNVERIFIED_FACTOR
+            if score < floor:
+                return
+            current = best.get(name.entry)
+            if current is None or score > current.score:
+                best[name.entry] = NameCandidate(entry, name.text, round(score, 4), method,
+                                                 name.key.legal_forms, name.key)
+
+        for name_id in self._whole.get(key.joined, ()):
+            name = self.names[name_id]
+            if name.quality is AliasQuality.weak:
+                size = len(name.key.joined)
+                offer(name, 0.93 if size >= 5 else 0.88 if size == 4 else 0.8, "acronym")
+        if len(key.tokens) == 1 and len(key.tokens[0]) >= 4:
+            for name_id in self._initials.get(key.tokens[0], ()):
+                offer(self.names[name_id], 0.86, "initials")
+        for name_id in self.candidates(key):
+            name = self.names[name_id]
+            if name.quality is AliasQuality.weak:
+                continue
+            result = compare_names(key, name.key)
+            method = result.method if name.quality is AliasQuality.strong else f"{result.method}-derived"
+            offer(name, result.score, method)
+        return sorted(best.values(), key=lambda c: -c.score)
+
+
+class IdentifierIndex:
+    """Exact identifiers of listed entries."""
+
+    def __init__(self, entries: Sequence[ListedEntry]) -> None:
+        self.entries = list(entries)
+        self._by_key: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for index, entry in enumerate(self.entries):
+            for kind, values in entry.spec.identifiers.items():
+                for value in values:
+                    key = identifier_key(kind, value)
+                    if key is not None:
+                        self._by_key[key].append((index, kind.value, value))
+
+    def lookup(self, kind: IdentifierKind | str, value: str) -> list[tuple[ListedEntry, str, str]]:
+        """Entries holding this identifier: (entry, listed kind, listed value)."""
+        key = identifier_key(kind, value)
+        if key is None:
+            return []
+        return [(self.entries[i], k, v) for i, k, v in self._by_key.get(key, ())]
+
+
+def listed_entries(party_lists: dict[str, list[PartySpec]], types: Iterable[str]) -> list[ListedEntry]:
+    """Entries of the given types from every party list, with their countries as a set."""
+    wanted = set(types)
+    return [ListedEntry(spec, name, frozenset(spec.countries) | ({spec.flag} if spec.flag else set()))
+            for name, specs in party_lists.items() for spec in specs if spec.type.value in wanted]
