@@ -265,8 +265,10 @@ def error_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
     """Render a pydantic error location as a record path: ('parties', 1, 'name') -> 'parties[1].name'."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic marks an invalid dict key this way; the path already names the key
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-    return out
+    return out or "record"

@@ -98,6 +98,13 @@ class _PhraseSet:
         words = tuple(stem(w) for w in tokens(text))
         if not words:
             return
+        last = words[-1]
+        if len(last) <= 5 and last.isalpha() and stem(last + "s") != last:
+            # Plural of a short acronym ("MCUs", "IMUs") that the stemmer must leave alone ("bus", "gas").
+            self._add_words(entry, (*words[:-1], last + "s"), text)
+        self._add_words(entry, words, text)
+
+    def _add_words(self, entry: int, words: tuple[str, ...], text: str) -> None:
         phrase_id = len(self.phrases)
         self.phrases.append(_Phrase(entry, words, text))
         self._by_first[words[0]].append(phrase_id)

@@ -27,6 +27,7 @@ PATRONYMIC_WEIGHT = 0.35
 GIVEN_NAME_WEIGHT = 0.5
 INITIAL_WEIGHT = 0.3
 SHORT_WEIGHT = 0.6
+UNMATCHED_QUERY_WEIGHT = 0.5
 
 _PATRONYMIC_ENDINGS = ("ovich", "evich", "ovych", "evych", "ovna", "evna", "ichna", "yevich", "ievich",
                        "ievna", "yevna", "ogly", "oglu", "kyzy")
@@ -43,6 +44,8 @@ class NameKey:
     skeletons: tuple[str, ...]
     legal_forms: frozenset[str]
     arabic: bool
+    sorted_tokens: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
 
     @property
     def distinctive(self) -> tuple[str, ...]:
@@ -110,6 +113,8 @@ def analyse_name(text: str, vocabulary: NameWords) -> NameKey:
         skeletons=tuple(skeleton(w) for w in core),
         legal_forms=frozenset(forms),
         arabic=is_arabic_script(text),
+        sorted_tokens=tuple(sorted(core)),
+        numbers=tuple(sorted(w for w in core if w.isdigit())),
     )
 
 
@@ -146,7 +151,7 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
         return NameComparison(1.0, "name-exact")
     if query.tokens == listed.tokens:
         return NameComparison(0.98, "name-normalised")
-    if sorted(query.tokens) == sorted(listed.tokens):
+    if query.sorted_tokens == listed.sorted_tokens:
         return NameComparison(0.96, "name-reordered")
 
     arabic = query.arabic or listed.arabic
@@ -156,11 +161,36 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
             sim = word_similarity(qa, la, qs, ls, arabic)
             if sim > 0.0:
                 pairs.append((sim, i, j))
-    pairs.sort(reverse=True)
     used_q: set[int] = set()
     used_l: set[int] = set()
     matched_q = matched_l = 0.0
     distinctive_hit = False
+    # First, a word of one name written as two words in the other ("AIRCRAFT" / "AIR CRAFT").
+    close_q = {i for sim, i, _ in pairs if sim >= 0.9}
+    close_l = {j for sim, _, j in pairs if sim >= 0.9}
+    for short, long, used_short, used_long, short_is_query, close in (
+        (query, listed, used_q, used_l, True, close_l), (listed, query, used_l, used_q, False, close_q)):
+        if len(short.tokens) < 2:
+            continue
+        for i, word in enumerate(long.tokens):
+            if i in used_long or i in close or len(word) < 6:
+                continue
+            for j in range(len(short.tokens) - 1):
+                if j in used_short or j + 1 in used_short:
+                    continue
+                if Indel.normalized_similarity(word, short.tokens[j] + short.tokens[j + 1]) >= 0.9:
+                    used_long.add(i)
+                    used_short.update((j, j + 1))
+                    pair_weight = short.weights[j] + short.weights[j + 1]
+                    if short_is_query:
+                        matched_q += pair_weight
+                        matched_l += long.weights[i]
+                    else:
+                        matched_l += pair_weight
+                        matched_q += long.weights[i]
+                    distinctive_hit = distinctive_hit or long.weights[i] >= 1.0
+                    break
+    pairs.sort(reverse=True)
     for sim, i, j in pairs:
         if i in used_q or j in used_l:
             continue
@@ -170,14 +200,15 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
         matched_l += listed.weights[j] * sim
         if sim >= 0.8 and listed.weights[j] >= 1.0 and query.weights[i] >= GIVEN_NAME_WEIGHT:
             distinctive_hit = True
-    total_q = sum(query.weights) or 1.0
+    # An unexplained word of the query says "another company" more loudly than a generic weight allows.
+    total_q = sum(w if i in used_q else max(w, UNMATCHED_QUERY_WEIGHT) for i, w in enumerate(query.weights))
     total_l = sum(listed.weights) or 1.0
-    cover_q = matched_q / total_q
+    cover_q = matched_q / (total_q or 1.0)
     cover_l = matched_l / total_l
     score = 0.6 * cover_q + 0.4 * cover_l
     method = "name-fuzzy"
 
-    # Words split or run together ("AIR CRAFT" / "AIRCRAFT") defeat word alignment; compare the letters.
+    # Words split or run together across the whole name defeat word alignment; compare the letters.
     if len(query.tokens) != len(listed.tokens) and _same_numbers(query, listed):
         joined = Indel.normalized_similarity(query.joined, listed.joined)
         if joined >= 0.9 and joined * 0.97 > score:
@@ -185,14 +216,17 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
             method = "name-joined"
             distinctive_hit = True
 
-    if not distinctive_hit and listed.distinctive:
+    if not distinctive_hit:
         # Only generic words, given names or initials agree: thousands of unrelated names do that.
+        score = min(score, 0.6)
+    if not _same_numbers(query, listed):
+        # PORT OLYA-1 is not PORT OLYA-2: numbers in names identify.
         score = min(score, 0.6)
     return NameComparison(min(score, 0.97), method)
 
 
 def _same_numbers(a: NameKey, b: NameKey) -> bool:
-    return sorted(t for t in a.tokens if t.isdigit()) == sorted(t for t in b.tokens if t.isdigit())
+    return a.numbers == b.numbers
 
 
 def initials(key: NameKey) -> str:

@@ -30,7 +30,7 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
-CANDIDATES = 40
+CANDIDATES = 25
 UNVERIFIED_FACTOR = 0.92
 
 
@@ -86,7 +86,8 @@ class NameIndex:
         self.entries = list(entries)
         self.vocabulary = vocabulary
         self.names: list[IndexedName] = []
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._name_weight: list[float] = []
         self._deletes: dict[str, set[str]] = defaultdict(set)
         self._whole: dict[str, list[int]] = defaultdict(list)
         self._initials: dict[str, list[int]] = defaultdict(list)
@@ -109,13 +110,14 @@ class NameIndex:
     def _add(self, name: IndexedName) -> None:
         name_id = len(self.names)
         self.names.append(name)
+        self._name_weight.append(sum(name.key.weights) or 1.0)
         self._whole[name.key.joined].append(name_id)
         if name.quality is AliasQuality.weak:
             return  # acronyms match only whole (see module docstring)
-        for word, skel in set(zip(name.key.tokens, name.key.skeletons, strict=True)):
-            self._postings[word].append(name_id)
+        for word, skel, weight in set(zip(name.key.tokens, name.key.skeletons, name.key.weights, strict=True)):
+            self._postings[word].append((name_id, weight))
             if len(skel) >= 2:
-                self._postings["~" + skel].append(name_id)
+                self._postings["~" + skel].append((name_id, weight))
             if len(word) >= 4 and not word.isdigit():
                 for variant in _deletions(word):
                     self._deletes[variant].add(word)
@@ -136,14 +138,21 @@ class NameIndex:
                 found |= self._deletes.get(variant, set())
         return found
 
-    def candidates(self, key: NameKey, limit: int = CANDIDATES) -> list[int]:
-        """Ids of the listed names sharing the most (weighted) words with ``key``, best first."""
-        support: dict[int, float] = defaultdict(float)
+    def candidates(self, key: NameKey, floor: float, limit: int = CANDIDATES) -> list[int]:
+        """Ids of the listed names that could score ``floor`` against ``key``, best supported first.
+
+        Support counts, for each listed name, the weight of the query's words it shares (exactly, by a typo, or
+        by skeleton) and the weight of its own words that were hit. Since a comparison scores
+        ``0.6 * query coverage + 0.4 * listed coverage``, a name whose support bounds that below ``floor``
+        is never compared.
+        """
+        support_q: dict[int, float] = defaultdict(float)
+        support_l: dict[int, float] = defaultdict(float)
         distinctive = any(w >= 0.5 for w in key.weights)
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
                 continue
-            hits: set[int] = set()
+            hits: dict[int, float] = {}
             for like in self._words_like(word):
                 posting = self._postings.get(like, ())
                 if len(posting) <= _COMMON_POSTING or not distinctive:
@@ -152,11 +161,18 @@ class NameIndex:
                 posting = self._postings.get("~" + skel, ())
                 if len(posting) <= _COMMON_POSTING:
                     hits.update(posting)
-            for name_id in hits:
-                support[name_id] += weight
-        if len(support) <= limit:
-            return sorted(support, key=lambda n: -support[n])
-        return [n for n, _ in heapq.nlargest(limit, support.items(), key=lambda item: item[1])]
+            for name_id, listed_weight in hits.items():
+                support_q[name_id] += weight
+                support_l[name_id] += listed_weight
+        total_q = sum(key.weights) or 1.0
+        viable: list[tuple[int, float]] = []
+        for name_id, shared in support_q.items():
+            bound = 0.6 * min(1.0, shared / total_q) + 0.4 * min(1.0, support_l[name_id] / self._name_weight[name_id])
+            if bound >= floor:
+                viable.append((name_id, bound))
+        if len(viable) <= limit:
+            return [n for n, _ in sorted(viable, key=lambda item: -item[1])]
+        return [n for n, _ in heapq.nlargest(limit, viable, key=lambda item: item[1])]
 
     def match(self, key: NameKey, floor: float) -> list[NameCandidate]:
         """Listed entries whose best name scores at least ``floor`` against ``key``, best first."""
@@ -181,7 +197,7 @@ class NameIndex:
         if len(key.tokens) == 1 and len(key.tokens[0]) >= 4:
             for name_id in self._initials.get(key.tokens[0], ()):
                 offer(self.names[name_id], 0.86, "initials")
-        for name_id in self.candidates(key):
+        for name_id in self.candidates(key, floor):
             name = self.names[name_id]
             if name.quality is AliasQuality.weak:
                 continue

@@ -7,6 +7,7 @@ and not in a rule pack.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -37,6 +38,7 @@ class CountryTable:
     """Resolves a country written as ISO alpha-2, alpha-3 or a name in many languages to alpha-2."""
 
     by_key: dict[str, str] = field(default_factory=dict)
+    by_script: dict[str, str] = field(default_factory=dict)
     countries: dict[str, Country] = field(default_factory=dict)
 
     def resolve(self, text: str | None) -> str | None:
@@ -50,11 +52,19 @@ class CountryTable:
                 return upper
             if upper == "UK":
                 return "GB"
-        return self.by_key.get(fold(raw))
+        folded = fold(raw)
+        if folded:
+            return self.by_key.get(folded)
+        # Chinese and Japanese names have no Latin letters at all once folded; look them up as written.
+        return self.by_script.get(_script_key(raw))
 
     def name(self, code: str) -> str:
         country = self.countries.get(code)
         return country.name if country else code
+
+
+def _script_key(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 @cache
@@ -69,6 +79,8 @@ def country_table() -> CountryTable:
             folded = fold(str(key))
             if folded:
                 table.by_key.setdefault(folded, code)
+            else:
+                table.by_script.setdefault(_script_key(str(key)), code)
         # alpha-2 written in lower case or with dots ("u.s.") are common in exports too
         table.by_key.setdefault(code.lower(), code)
     return table

@@ -161,7 +161,7 @@ class Screener:
         cached = self._name_cache.get(cache_key)
         if cached is None:
             key = analyse_name(name, self.words)
-            cached = (key, index.match(key, self.floor * 0.9))
+            cached = (key, index.match(key, self.floor))
             if len(self._name_cache) >= _NAME_CACHE_SIZE:
                 self._name_cache.clear()
             self._name_cache[cache_key] = cached

@@ -157,12 +157,21 @@ def validate_spec(model: type[SpecT], data: Any, label: str, problems: list[Prob
 def pack_digest(files: Iterable[Path], root: Path) -> str:
     """sha256 over every file of the pack (relative path and bytes), in a stable order."""
     digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
-        digest.update(path.relative_to(root).as_posix().encode())
+    for path in sorted(files, key=lambda p: _digest_label(p, root)):
+        digest.update(_digest_label(path, root).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _digest_label(path: Path, root: Path) -> str:
+    # Source files live beside the pack (../seeds); name them by folder and file so the digest does not
+    # depend on where the pack is installed.
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return f"sources/{path.name}"
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -229,7 +238,7 @@ def load_pack(path: Path | str, extra_lists: Sequence[PartyList] = ()) -> Pack:
         cases[rule.id] = spec
     for file in sorted((root / "rules").glob("*.cases.yaml")):
         stem = file.name[: -len(".cases.yaml")]
-        if stem not in {r.id for r in rules}:
+        if stem not in {f.stem for f in rule_files}:
             problems.append(Problem(_relative(file, root), stem, "", "cases file without a rule of that id"))
 
     party_lists = {CURATED_LIST: merged.parties}
