@@ -86,7 +86,8 @@ def write_pack(root: Path, *, parties: list[dict[str, Any]] | None = None,
     if rules is None:
         first = (parties or [{"name": "Nobody"}])[0]["name"]
         rules = [MATCH_RULE]
-        text = yaml.safe_dump(MATCH_RULE_CASES, allow_unicode=True).replace("'{first}'", json.dumps(first, ensure_ascii=False))
+        text = yaml.safe_dump(MATCH_RULE_CASES, allow_unicode=True)
+        text = text.replace("'{first}'", json.dumps(first, ensure_ascii=False))
         cases = {MATCH_RULE["id"]: yaml.safe_load(text)}
     for rule in rules:
         write_yaml(pack_dir / "rules" / f"{rule['id']}.yaml", rule)

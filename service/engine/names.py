@@ -83,7 +83,9 @@ def _strip_legal_forms(words: list[str], vocabulary: NameWords) -> tuple[list[st
     return kept, found
 
 
-def _weight(word: str, vocabulary: NameWords) -> float:
+def _weight(word: str, vocabulary: NameWords, vessel: bool) -> float:
+    if vessel and (len(word) == 1 or word.isdigit()):
+        return 1.0
     if word in vocabulary.generic:
         return GENERIC_WEIGHT
     if len(word) == 1:
@@ -97,8 +99,12 @@ def _weight(word: str, vocabulary: NameWords) -> float:
     return 1.0
 
 
-def analyse_name(text: str, vocabulary: NameWords) -> NameKey:
-    """Prepare ``text`` for comparison: words, legal forms, weights and skeletons."""
+def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> NameKey:
+    """Prepare ``text`` for comparison: words, legal forms, weights and skeletons.
+
+    In a vessel's name single letters and numbers identify the ship (LADY D is not LADY R, PORT OLYA-1 is not
+    PORT OLYA-2), so with ``vessel`` they weigh fully and must be equal.
+    """
     words = tokens(text)
     expanded: list[str] = []
     for word in words:
@@ -109,12 +115,12 @@ def analyse_name(text: str, vocabulary: NameWords) -> NameKey:
         text=text,
         folded=fold(text),
         tokens=tuple(core),
-        weights=tuple(_weight(w, vocabulary) for w in core),
+        weights=tuple(_weight(w, vocabulary, vessel) for w in core),
         skeletons=tuple(skeleton(w) for w in core),
         legal_forms=frozenset(forms),
         arabic=is_arabic_script(text),
         sorted_tokens=tuple(sorted(core)),
-        numbers=tuple(sorted(w for w in core if w.isdigit())),
+        numbers=tuple(sorted(w for w in core if w.isdigit() or (vessel and len(w) == 1))),
     )
 
 
@@ -130,7 +136,8 @@ def word_similarity(a: str, b: str, skel_a: str, skel_b: str, arabic: bool) -> f
         return 0.6 if a[0] == b[0] else 0.0
     score = max(Indel.normalized_similarity(a, b), OSA.normalized_similarity(a, b))
     if shortest <= 3 and score < 0.99:
-        score = 0.0
+        # Short words must be equal, but for vowel-only differences of a transliteration (Oje / Ouj / Owj).
+        score = 0.75 if skel_a and skel_a == skel_b and a[0] == b[0] else 0.0
     if skel_a == skel_b and skel_a:
         if len(skel_a) >= 3:
             score = max(score, 0.92)
@@ -191,25 +198,36 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
                     distinctive_hit = distinctive_hit or long.weights[i] >= 1.0
                     break
     pairs.sort(reverse=True)
+    chosen: list[tuple[float, int, int]] = []
     for sim, i, j in pairs:
         if i in used_q or j in used_l:
             continue
+        chosen.append((sim, i, j))
         used_q.add(i)
         used_l.add(j)
         matched_q += query.weights[i] * sim
         matched_l += listed.weights[j] * sim
         if sim >= 0.8 and listed.weights[j] >= 1.0 and query.weights[i] >= GIVEN_NAME_WEIGHT:
             distinctive_hit = True
-    # An unexplained word of the query says "another company" more loudly than a generic weight allows.
-    total_q = sum(w if i in used_q else max(w, UNMATCHED_QUERY_WEIGHT) for i, w in enumerate(query.weights))
-    total_l = sum(listed.weights) or 1.0
+    if query.arabic != listed.arabic and query.distinctive and listed.distinctive:
+        # Across scripts, generic words are translated (گروه = group), not transliterated: only the
+        # distinctive words can be compared, so only they count.
+        matched_q = matched_l = sum(sim for sim, i, j in chosen
+                                    if query.weights[i] >= 1.0 and listed.weights[j] >= 1.0)
+        total_q = float(len(query.distinctive))
+        total_l = float(len(listed.distinctive))
+    else:
+        # An unexplained word of the query says "another company" more loudly than a generic weight allows.
+        total_q = sum(w if i in used_q else max(w, UNMATCHED_QUERY_WEIGHT) for i, w in enumerate(query.weights))
+        total_l = sum(listed.weights) or 1.0
     cover_q = matched_q / (total_q or 1.0)
     cover_l = matched_l / total_l
     score = 0.6 * cover_q + 0.4 * cover_l
     method = "name-fuzzy"
 
     # Words split or run together across the whole name defeat word alignment; compare the letters.
-    if len(query.tokens) != len(listed.tokens) and _same_numbers(query, listed):
+    if (len(query.tokens) != len(listed.tokens) and _same_numbers(query, listed)
+            and abs(len(query.joined) - len(listed.joined)) <= 2):
         joined = Indel.normalized_similarity(query.joined, listed.joined)
         if joined >= 0.9 and joined * 0.97 > score:
             score = joined * 0.97

@@ -12,10 +12,11 @@ their own: a listed INN under an unrelated name is still that company.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
 
 from service.engine.names import NameKey, analyse_name, compare_names, initials
 from service.engine.normalise import compact, digits_only
@@ -30,7 +31,9 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
-CANDIDATES = 25
+CANDIDATES = 12
+PREFILTER_CUTOFF = 72
+TYPO_CREDIT = 0.8
 UNVERIFIED_FACTOR = 0.92
 
 
@@ -82,12 +85,14 @@ def _deletions(word: str) -> set[str]:
 class NameIndex:
     """Listed names of one kind of entry (parties, or vessels), ready for sub-linear retrieval."""
 
-    def __init__(self, entries: Sequence[ListedEntry], vocabulary: NameWords) -> None:
+    def __init__(self, entries: Sequence[ListedEntry], vocabulary: NameWords, vessels: bool = False) -> None:
         self.entries = list(entries)
+        self.vessels = vessels
         self.vocabulary = vocabulary
         self.names: list[IndexedName] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._name_weight: list[float] = []
+        self._sorted_text: list[str] = []
         self._deletes: dict[str, set[str]] = defaultdict(set)
         self._whole: dict[str, list[int]] = defaultdict(list)
         self._initials: dict[str, list[int]] = defaultdict(list)
@@ -101,7 +106,7 @@ class NameIndex:
                     aliases.append((alias, AliasQuality.strong))
             seen: set[tuple[tuple[str, ...], AliasQuality]] = set()
             for text, quality in aliases:
-                key = analyse_name(text, vocabulary)
+                key = analyse_name(text, vocabulary, vessel=vessels)
                 if not key.tokens or (key.tokens, quality) in seen:
                     continue
                 seen.add((key.tokens, quality))
@@ -111,6 +116,7 @@ class NameIndex:
         name_id = len(self.names)
         self.names.append(name)
         self._name_weight.append(sum(name.key.weights) or 1.0)
+        self._sorted_text.append(" ".join(name.key.sorted_tokens))
         self._whole[name.key.joined].append(name_id)
         if name.quality is AliasQuality.weak:
             return  # acronyms match only whole (see module docstring)
@@ -139,19 +145,28 @@ class NameIndex:
         return found
 
     def candidates(self, key: NameKey, floor: float, limit: int = CANDIDATES) -> list[int]:
-        """Ids of the listed names that could score ``floor`` against ``key``, best supported first.
+        """Ids of the listed names that could score ``floor`` against ``key``, most promising first.
 
         Support counts, for each listed name, the weight of the query's words it shares (exactly, by a typo, or
-        by skeleton) and the weight of its own words that were hit. Since a comparison scores
-        ``0.6 * query coverage + 0.4 * listed coverage``, a name whose support bounds that below ``floor``
-        is never compared.
+        by skeleton) and the weight of its own words that were hit. A comparison scores
+        ``0.6 * query coverage + 0.4 * listed coverage``; long query words that found nothing may still match
+        with two typos, so they are credited optimistically, and a name whose best case stays below ``floor`` is
+        never compared. When many remain, rapidfuzz ranks them on their sorted words (in C) and only the best
+        ``limit`` are scored in full.
         """
         support_q: dict[int, float] = defaultdict(float)
         support_l: dict[int, float] = defaultdict(float)
+        hit_long: dict[int, float] = defaultdict(float)
         distinctive = any(w >= 0.5 for w in key.weights)
+        skipped = 0.0  # weight of generic words not used for retrieval: assume they match (an upper bound)
+        long_total = 0.0
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
+                skipped += weight
                 continue
+            is_long = len(word) >= 5 and not word.isdigit()
+            if is_long:
+                long_total += weight
             hits: dict[int, float] = {}
             for like in self._words_like(word):
                 posting = self._postings.get(like, ())
@@ -164,15 +179,22 @@ class NameIndex:
             for name_id, listed_weight in hits.items():
                 support_q[name_id] += weight
                 support_l[name_id] += listed_weight
+                if is_long:
+                    hit_long[name_id] += weight
         total_q = sum(key.weights) or 1.0
-        viable: list[tuple[int, float]] = []
+        viable: list[int] = []
         for name_id, shared in support_q.items():
-            bound = 0.6 * min(1.0, shared / total_q) + 0.4 * min(1.0, support_l[name_id] / self._name_weight[name_id])
+            maybe = skipped + TYPO_CREDIT * (long_total - hit_long[name_id])
+            listed_share = (support_l[name_id] + maybe) / self._name_weight[name_id]
+            bound = 0.6 * min(1.0, (shared + maybe) / total_q) + 0.4 * min(1.0, listed_share)
             if bound >= floor:
-                viable.append((name_id, bound))
+                viable.append(name_id)
         if len(viable) <= limit:
-            return [n for n, _ in sorted(viable, key=lambda item: -item[1])]
-        return [n for n, _ in heapq.nlargest(limit, viable, key=lambda item: item[1])]
+            return viable
+        ranked = process.extract(" ".join(key.sorted_tokens), {n: self._sorted_text[n] for n in viable},
+                                 scorer=fuzz.token_set_ratio, processor=None, limit=limit,
+                                 score_cutoff=PREFILTER_CUTOFF)
+        return [name_id for _, _, name_id in ranked]
 
     def match(self, key: NameKey, floor: float) -> list[NameCandidate]:
         """Listed entries whose best name scores at least ``floor`` against ``key``, best first."""
@@ -192,8 +214,9 @@ class NameIndex:
         for name_id in self._whole.get(key.joined, ()):
             name = self.names[name_id]
             if name.quality is AliasQuality.weak:
-                size = len(name.key.joined)
-                offer(name, 0.93 if size >= 5 else 0.88 if size == 4 else 0.8, "acronym")
+                # Persian and Arabic write no short vowels: هسا is the four-letter HESA.
+                size = len(name.key.joined) + (1 if name.key.arabic else 0)
+                offer(name, 0.93 if size >= 5 else 0.9 if size == 4 else 0.8, "acronym")
         if len(key.tokens) == 1 and len(key.tokens[0]) >= 4:
             for name_id in self._initials.get(key.tokens[0], ()):
                 offer(self.names[name_id], 0.86, "initials")

@@ -52,7 +52,7 @@ class Screener:
         self.party_entries = listed_entries(pack.party_lists, ("organization", "person"))
         self.vessel_entries = listed_entries(pack.party_lists, ("vessel",))
         self.party_names = NameIndex(self.party_entries, self.words)
-        self.vessel_names = NameIndex(self.vessel_entries, self.words)
+        self.vessel_names = NameIndex(self.vessel_entries, self.words, vessels=True)
         self.identifiers = IdentifierIndex(self.party_entries + self.vessel_entries)
         self.goods = GoodsIndex(pack.goods)
         self.ports = PortIndex(pack.ports)
@@ -160,7 +160,7 @@ class Screener:
         cache_key = (kind, name)
         cached = self._name_cache.get(cache_key)
         if cached is None:
-            key = analyse_name(name, self.words)
+            key = analyse_name(name, self.words, vessel=index.vessels)
             cached = (key, index.match(key, self.floor))
             if len(self._name_cache) >= _NAME_CACHE_SIZE:
                 self._name_cache.clear()

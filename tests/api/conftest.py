@@ -33,7 +33,8 @@ from tests.store.databases import empty_tables, postgres_schema_url
 __all__ = ["postgres_schema_url"]
 
 T = TypeVar("T")
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shipment.json"
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLE = ROOT / "tests" / "examples" / "shipment.json"
 
 
 class Api:

@@ -107,7 +107,8 @@ def write_parquet_nested(path: Path, records: Sequence[Record]) -> Path:
     import pyarrow.parquet as pq
 
     rows = [json.loads(r.model_dump_json(exclude_defaults=True)) for r in records]
-    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=13)
+    # pa.array infers the struct type from every row (Table.from_pylist only looks at the first)
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), path, row_group_size=13)
     return path
 
 

@@ -16,6 +16,7 @@ from service.batch.commands import register
 from service.model import Record
 from service.settings import Settings
 from tests.batch.conftest import STAMP
+from tests.conftest import BUNDLED_PACK
 
 
 def _good(record_id: str) -> str:
@@ -79,7 +80,7 @@ def test_bad_rows_are_reported_with_their_numbers(tmp_path: Path, batch_settings
     assert by_place[("in.csv", 5)]["message"] == "not valid utf-8 text"
     assert "cannot read the row" in str(by_place[("in.csv", 6)]["message"])
     assert by_place[("in.parquet", 2)]["errors"][0]["field"] == "parties[0].name"
-    assert by_place[("in.parquet", 2)]["errors"][0]["column"] == "consignee_country"
+    assert by_place[("in.parquet", 2)]["errors"][0]["column"] == "consignee_name"
     assert by_place[("in.parquet", 3)]["errors"][0]["column"] == "goods_quantity"
 
     results = [json.loads(line)["record_id"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -89,7 +90,11 @@ def test_bad_rows_are_reported_with_their_numbers(tmp_path: Path, batch_settings
 
 
 @pytest.fixture
-def cli() -> typer.Typer:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """The batch commands on an application of their own, with settings that stay inside tmp_path."""
+    monkeypatch.setenv("SCREENING_PACK_PATH", str(BUNDLED_PACK))
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SCREENING_DATABASE_URL", raising=False)
     app = typer.Typer()
 
     @app.callback()
@@ -120,11 +125,11 @@ def test_fail_on_wins_over_bad_rows_and_default_command_runs(tmp_path: Path, cli
     (["{tmp}/in.jsonl", "--out", "{tmp}/o.xlsx"], "unknown output format '.xlsx'"),
     (["{tmp}/in.jsonl", "--out", "{tmp}/nowhere/o.jsonl"], "does not exist"),
     (["{tmp}/in.jsonl", "--out", "{tmp}/in.jsonl"], "would overwrite the input"),
-    (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--store"], "store not available"),
+    (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--store"], "--store: store not available"),
     (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--scheduler", "tcp://x:1"], "only applies with --engine dask"),
     (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--workers", "0"], "--workers must be at least 1"),
     (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--screened-at", "yesterday"], "not an ISO 8601 timestamp"),
-    (["{tmp}/in.csv", "--out", "{tmp}/o.jsonl"], "in.csv: header: Cnee: not columns of the default layout"),
+    (["{tmp}/in.csv", "--out", "{tmp}/o.jsonl"], "in.csv: header: Ref, Cnee: not columns of the default layout"),
     (["{tmp}/in.csv", "--out", "{tmp}/o.jsonl", "--mapping", "{tmp}/map.yaml"], "map.yaml: columns.Cnee: "),
     (["{tmp}/in.jsonl", "--out", "{tmp}/o.jsonl", "--pack", "{tmp}"], "the rule pack at"),
 ])
@@ -135,6 +140,8 @@ def test_usage_errors_exit_2_and_write_nothing(tmp_path: Path, cli: typer.Typer,
     (tmp_path / "in.txt").write_text("x", encoding="utf-8")
     (tmp_path / "in.csv").write_text("Ref,Cnee\n1,x\n", encoding="utf-8")
     (tmp_path / "map.yaml").write_text("columns:\n  Ref: id\n  Cnee: parties[cnee].name\n", encoding="utf-8")
+    if "--store" in args:
+        monkeypatch.setenv("SCREENING_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x?connect_timeout=2")
     before = sorted(p.name for p in tmp_path.iterdir())
     result = CliRunner().invoke(cli, ["batch", *(a.replace("{tmp}", str(tmp_path)) for a in args)])
     assert result.exit_code == ExitCode.usage, result.output

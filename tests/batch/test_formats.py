@@ -46,7 +46,7 @@ def test_input_format_round_trips(fmt: str, tmp_path: Path, sample_records: list
     read_back: list[Record] = []
     rows = list(read_rows(source, mapping, 0, 0, 0))
     assert [raw.row for raw in rows] == list(range(1, len(sample_records) + 1))
-    task = ChunkTask(0, str(path), source.kind, source.plan, [], pack, STAMP)
+    task = ChunkTask(0, 0, str(path), source.kind, source.plan, [], pack, STAMP)
     for raw in rows:
         assert raw.problem is None
         parsed, errors, _ = parse_payload(task, raw.payload)
