@@ -90,9 +90,9 @@ class _PhraseSet:
 
     def __init__(self) -> None:
         self.phrases: list[_Phrase] = []
-        self._by_first: dict[str, list[int]] = defaultdict(list)
-        self._by_prefix: dict[str, list[int]] = defaultdict(list)
-        self._by_skeleton: dict[str, list[int]] = defaultdict(list)
+        self._by_first: dict[str, list[_Phrase]] = defaultdict(list)
+        self._by_prefix: dict[str, list[_Phrase]] = defaultdict(list)
+        self._by_skeleton: dict[str, list[_Phrase]] = defaultdict(list)
 
     def add(self, entry: int, text: str) -> None:
         words = tuple(stem(w) for w in tokens(text))
@@ -105,33 +105,40 @@ class _PhraseSet:
         self._add_words(entry, words, text)
 
     def _add_words(self, entry: int, words: tuple[str, ...], text: str) -> None:
-        phrase_id = len(self.phrases)
-        self.phrases.append(_Phrase(entry, words, text))
-        self._by_first[words[0]].append(phrase_id)
+        phrase = _Phrase(entry, words, text)
+        self.phrases.append(phrase)
+        self._by_first[words[0]].append(phrase)
         if len(words[0]) >= 6:
-            self._by_prefix[words[0][:5]].append(phrase_id)
-        self._by_skeleton[skeleton(words[0])].append(phrase_id)
+            self._by_prefix[words[0][:5]].append(phrase)
+        self._by_skeleton[skeleton(words[0])].append(phrase)
 
     def find(self, words: Sequence[str], arabic: bool) -> list[_Phrase]:
         found: list[_Phrase] = []
-        seen: set[int] = set()
+        size = len(words)
         for start, word in enumerate(words):
-            ids = list(self._by_first.get(word, ()))
-            if len(word) >= 6:
-                ids.extend(self._by_prefix.get(word[:5], ()))
-            if arabic:
-                ids.extend(self._by_skeleton.get(skeleton(word), ()))
-            for phrase_id in ids:
-                if phrase_id in seen:
-                    continue
-                phrase = self.phrases[phrase_id]
-                end = start + len(phrase.words)
-                if end <= len(words) and all(
-                    words_agree(w, k, arabic) for w, k in zip(words[start:end], phrase.words, strict=True)
-                ):
-                    seen.add(phrase_id)
+            for phrase in self._by_first.get(word, ()):
+                if self._rest_agrees(phrase, words, start, size, arabic) and phrase not in found:
                     found.append(phrase)
+            if len(word) >= 6:
+                for phrase in self._by_prefix.get(word[:5], ()):
+                    if (phrase.words[0] != word and words_agree(word, phrase.words[0], arabic)
+                            and self._rest_agrees(phrase, words, start, size, arabic) and phrase not in found):
+                        found.append(phrase)
+            if arabic:
+                for phrase in self._by_skeleton.get(skeleton(word), ()):
+                    if self._rest_agrees(phrase, words, start, size, arabic, first=True) and phrase not in found:
+                        found.append(phrase)
         return found
+
+    @staticmethod
+    def _rest_agrees(phrase: _Phrase, words: Sequence[str], start: int, size: int, arabic: bool,
+                     first: bool = False) -> bool:
+        """Whether the phrase's words after the first (or all, with ``first``) agree with the text at start."""
+        count = len(phrase.words)
+        if start + count > size:
+            return False
+        begin = 0 if first else 1
+        return all(words_agree(words[start + k], phrase.words[k], arabic) for k in range(begin, count))
 
 
 class GoodsIndex:

@@ -65,6 +65,8 @@ def transliterate(text: str) -> str:
 
 def strip_accents(text: str) -> str:
     """Remove combining marks after decomposition: é -> e, ş -> s."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -76,7 +78,8 @@ def _join_initials(match: re.Match[str]) -> str:
 @lru_cache(maxsize=200_000)
 def fold(text: str) -> str:
     """Steps 1-4 of the module docstring: a lower-case Latin string of words separated by single spaces."""
-    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     text = transliterate(text.casefold())
     text = strip_accents(text)
     text = _INITIALS.sub(_join_initials, text)
@@ -110,14 +113,12 @@ def skeleton(word: str) -> str:
     return _DOUBLED.sub(r"\1", word)
 
 
-def has_script(text: str, start: int, end: int) -> bool:
-    """True when ``text`` holds a character in the code point range [start, end]."""
-    return any(start <= ord(ch) <= end for ch in text)
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
 
 
 def is_arabic_script(text: str) -> bool:
     """Persian or Arabic letters present (vowels are then unwritten: compare skeletons)."""
-    return has_script(text, 0x0600, 0x06FF)
+    return _ARABIC_SCRIPT.search(text) is not None
 
 
 def digits_only(text: str) -> str:

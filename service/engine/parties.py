@@ -149,24 +149,21 @@ class NameIndex:
 
         Support counts, for each listed name, the weight of the query's words it shares (exactly, by a typo, or
         by skeleton) and the weight of its own words that were hit. A comparison scores
-        ``0.6 * query coverage + 0.4 * listed coverage``; long query words that found nothing may still match
-        with two typos, so they are credited optimistically, and a name whose best case stays below ``floor`` is
-        never compared. When many remain, rapidfuzz ranks them on their sorted words (in C) and only the best
-        ``limit`` are scored in full.
+        ``0.6 * query coverage + 0.4 * listed coverage``; long query words that found no name at all may still
+        match with two typos, so they are credited optimistically, and a name whose best case stays below
+        ``floor`` is never compared. When many remain, rapidfuzz ranks them on their sorted words (in C) and
+        only the best ``limit`` are scored in full.
         """
         support_q: dict[int, float] = defaultdict(float)
         support_l: dict[int, float] = defaultdict(float)
-        hit_long: dict[int, float] = defaultdict(float)
         distinctive = any(w >= 0.5 for w in key.weights)
         skipped = 0.0  # weight of generic words not used for retrieval: assume they match (an upper bound)
-        long_total = 0.0
+        unfound = 0.0
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
                 skipped += weight
                 continue
             is_long = len(word) >= 5 and not word.isdigit()
-            if is_long:
-                long_total += weight
             hits: dict[int, float] = {}
             for like in self._words_like(word):
                 posting = self._postings.get(like, ())
@@ -176,15 +173,17 @@ class NameIndex:
                 posting = self._postings.get("~" + skel, ())
                 if len(posting) <= _COMMON_POSTING:
                     hits.update(posting)
+            if is_long and not hits:
+                # A long word that finds nothing at one edit may be misspelt twice: credit it to every
+                # candidate below. A word that does find names is spelt like them and credits only those.
+                unfound += weight
             for name_id, listed_weight in hits.items():
                 support_q[name_id] += weight
                 support_l[name_id] += listed_weight
-                if is_long:
-                    hit_long[name_id] += weight
         total_q = sum(key.weights) or 1.0
         viable: list[int] = []
         for name_id, shared in support_q.items():
-            maybe = skipped + TYPO_CREDIT * (long_total - hit_long[name_id])
+            maybe = skipped + TYPO_CREDIT * unfound
             listed_share = (support_l[name_id] + maybe) / self._name_weight[name_id]
             bound = 0.6 * min(1.0, (shared + maybe) / total_q) + 0.4 * min(1.0, listed_share)
             if bound >= floor:

@@ -119,21 +119,31 @@ class MarkerIndex:
 
 
 class TermSets:
-    """Term sets compiled to word sequences."""
+    """Term sets compiled for look-up: whole-name sets by folded text, the others by their first word."""
 
     def __init__(self, term_sets: dict[str, TermSetSpec]) -> None:
         self.sets = term_sets
-        self._compiled = {key: [(tuple(tokens(t)), t) for t in spec.terms] for key, spec in term_sets.items()}
+        self._whole: dict[str, dict[str, str]] = {}
+        self._by_first: dict[str, dict[str, list[tuple[tuple[str, ...], str]]]] = {}
+        for key, spec in term_sets.items():
+            if spec.whole_name:
+                self._whole[key] = {" ".join(tokens(t)): t for t in spec.terms}
+            else:
+                index: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+                for term in spec.terms:
+                    words = tuple(tokens(term))
+                    if words:
+                        index[words[0]].append((words, term))
+                self._by_first[key] = index
 
     def find(self, set_id: str, text: str) -> str | None:
         """The first term of set ``set_id`` found in ``text`` (whole text for whole-name sets), or None."""
-        spec = self.sets[set_id]
+        if set_id in self._whole:
+            return self._whole[set_id].get(fold(text))
+        index = self._by_first[set_id]
         words = tokens(text)
-        folded = fold(text)
-        for term_words, term in self._compiled[set_id]:
-            if spec.whole_name:
-                if " ".join(term_words) == folded:
+        for start, word in enumerate(words):
+            for term_words, term in index.get(word, ()):
+                if tuple(words[start:start + len(term_words)]) == term_words:
                     return term
-            elif contains_words(words, term_words):
-                return term
         return None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from service.engine.facts import Hit, RecordFacts
@@ -39,73 +40,122 @@ if TYPE_CHECKING:
     from service.engine.screener import Screener
 
 Result = list[Hit] | None
+Check = Callable[[Record, RecordFacts], Result]
 
 
-def evaluate_rules(screener: Screener, record: Record, facts: RecordFacts) -> list[Flag]:
-    """Every enabled rule of the pack that holds for the record, as a flag."""
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    spec: RuleSpec
+    check: Check
+
+
+def compile_rules(screener: Screener) -> list[CompiledRule]:
+    """Every enabled rule of the pack, its condition turned into a function once per pack."""
+    return [CompiledRule(rule, compile_condition(screener, rule.when)) for rule in screener.pack.rules
+            if rule.enabled]
+
+
+_ACTION_ORDER = {Action.block: 0, Action.review: 1}
+_SEVERITY_ORDER = {Severity.critical: 0, Severity.high: 1, Severity.medium: 2, Severity.low: 3}
+
+
+def evaluate_rules(rules: Sequence[CompiledRule], record: Record, facts: RecordFacts) -> list[Flag]:
+    """Every rule that holds for the record, as a flag; blocking and severe flags first."""
     flags: list[Flag] = []
-    for rule in screener.pack.rules:
-        if not rule.enabled:
-            continue
-        hits = evaluate(screener, rule.when, record, facts)
-        if hits is None:
-            continue
-        flags.append(make_flag(rule, record, hits))
-    order = {Action.block: 0, Action.review: 1}
-    severity = {Severity.critical: 0, Severity.high: 1, Severity.medium: 2, Severity.low: 3}
-    flags.sort(key=lambda f: (order[f.action], severity[f.severity], f.rule))
+    for rule in rules:
+        hits = rule.check(record, facts)
+        if hits is not None:
+            flags.append(make_flag(rule.spec, record, hits))
+    flags.sort(key=lambda f: (_ACTION_ORDER[f.action], _SEVERITY_ORDER[f.severity], f.rule))
     return flags
 
 
-def evaluate(screener: Screener, condition: ConditionSpec, record: Record, facts: RecordFacts) -> Result:
-    """Whether ``condition`` holds, with its hits (see the module docstring)."""
+def compile_condition(screener: Screener, condition: ConditionSpec) -> Check:
+    """A function deciding ``condition`` over a record's facts (see the module docstring)."""
+    pack = screener.pack
     match condition:
         case AllSpec():
-            gathered: list[Hit] = []
-            for part in condition.conditions:
-                hits = evaluate(screener, part, record, facts)
-                if hits is None:
-                    return None
-                gathered.extend(hits)
-            return gathered
+            parts = [compile_condition(screener, c) for c in condition.conditions]
+            # Decide the cheap parts first (most records fail them), but keep the hits in the written order:
+            # the reason template takes each placeholder from the first hit that provides it.
+            order = sorted(range(len(parts)), key=lambda i: _cost(condition.conditions[i]))
+
+            def check_all(record: Record, facts: RecordFacts) -> Result:
+                results: list[list[Hit]] = [[] for _ in parts]
+                for index in order:
+                    hits = parts[index](record, facts)
+                    if hits is None:
+                        return None
+                    results[index] = hits
+                return [hit for hits in results for hit in hits]
+            return check_all
         case AnySpec():
-            found: list[Hit] | None = None
-            for part in condition.conditions:
-                hits = evaluate(screener, part, record, facts)
-                if hits is not None:
-                    found = (found or []) + hits
-            return found
+            options = [compile_condition(screener, c) for c in condition.conditions]
+
+            def check_any(record: Record, facts: RecordFacts) -> Result:
+                found: list[Hit] | None = None
+                for option in options:
+                    hits = option(record, facts)
+                    if hits is not None:
+                        found = (found or []) + hits
+                return found
+            return check_any
         case NotSpec():
-            return [] if evaluate(screener, condition.condition, record, facts) is None else None
+            inner = compile_condition(screener, condition.condition)
+            return lambda record, facts: [] if inner(record, facts) is None else None
         case PartyMatchSpec():
-            return _party_match(screener, condition, facts)
+            return _party_match(pack.level(condition.min_score),
+                                pack.level(condition.max_score) if condition.max_score is not None else None,
+                                condition)
         case VesselMatchSpec():
-            return _vessel_match(screener, condition, facts)
+            low = pack.level(condition.min_score)
+            high = pack.level(condition.max_score) if condition.max_score is not None else None
+            methods = frozenset(condition.methods)
+            return lambda record, facts: _nonempty([m.hit for m in facts.vessel_matches
+                                                    if m.by in methods and _within(m.hit.score, low, high)])
         case GoodsConditionSpec():
-            return _nonempty([m.hit for m in facts.goods
-                              if m.source_field in condition.fields
-                              and (m.category in condition.categories or m.tags & set(condition.tags))])
+            categories, tags = frozenset(condition.categories), frozenset(condition.tags)
+            fields = frozenset(condition.fields)
+            return lambda record, facts: _nonempty([
+                m.hit for m in facts.goods
+                if m.source_field in fields and (m.category in categories or not m.tags.isdisjoint(tags))])
         case CountryConditionSpec():
-            return _country(screener, condition, facts)
+            return _country(screener, condition)
         case PlaceConditionSpec():
-            return _nonempty([r.port_hit for r in facts.route
-                              if r.port_hit is not None and r.port_tags & set(condition.tags)
-                              and (not condition.route_roles or r.point.role in condition.route_roles)])
+            port_tags, route_roles = frozenset(condition.tags), frozenset(condition.route_roles)
+            return lambda record, facts: _nonempty([
+                r.port_hit for r in facts.route
+                if r.port_hit is not None and not r.port_tags.isdisjoint(port_tags)
+                and (not route_roles or r.point.role in route_roles)])
         case AddressConditionSpec():
-            return _nonempty([h for p in facts.parties for h in p.address_hits
-                              if h.entry in condition.markers
-                              and (not condition.roles or p.party.role in condition.roles)])
+            markers, roles = frozenset(condition.markers), frozenset(condition.roles)
+            return lambda record, facts: _nonempty([
+                h for p in facts.parties for h in p.address_hits
+                if h.entry in markers and (not roles or p.party.role in roles)])
         case PartyMissingSpec():
-            return _party_missing(screener, condition, record, facts)
+            return lambda record, facts: _party_missing(screener, condition, record, facts)
         case PartyNameSpec():
-            return _party_name(screener, condition, facts)
+            return lambda record, facts: _party_name(screener, condition, facts)
         case ThirdCountrySpec():
-            return _third_country(screener, condition, facts)
+            return lambda record, facts: _third_country(screener, condition, facts)
         case AttributeSpec():
-            return _attribute(condition, record)
+            return lambda record, facts: _attribute(condition, record)
         case RecordKindSpec():
-            return [] if record.kind == condition.record_kind else None
+            wanted_kind = condition.record_kind
+            return lambda record, facts: [] if record.kind == wanted_kind else None
     raise AssertionError(f"unhandled condition {condition!r}")  # pragma: no cover - the union is closed
+
+
+_SCANNING = (PartyNameSpec, PartyMissingSpec, ThirdCountrySpec)
+
+
+def _cost(condition: ConditionSpec) -> int:
+    """0 for look-ups in the precomputed facts, 1 for conditions that scan party names."""
+    if isinstance(condition, AllSpec | AnySpec):
+        return max(_cost(c) for c in condition.conditions)
+    if isinstance(condition, NotSpec):
+        return _cost(condition.condition)
+    return 1 if isinstance(condition, _SCANNING) else 0
 
 
 def _nonempty(hits: list[Hit]) -> Result:
@@ -116,69 +166,66 @@ def _within(score: float, low: float, high: float | None) -> bool:
     return score >= low and (high is None or score < high)
 
 
-def _party_match(screener: Screener, condition: PartyMatchSpec, facts: RecordFacts) -> Result:
-    low = screener.pack.level(condition.min_score)
-    high = screener.pack.level(condition.max_score) if condition.max_score is not None else None
-    hits = []
-    for match in facts.party_matches:
-        if match.entry_type not in condition.entry_types or match.by not in condition.methods:
-            continue
-        if condition.roles and match.role not in condition.roles:
-            continue
-        if condition.lists and match.list_name not in condition.lists:
-            continue
-        if condition.country == "consistent" and match.country_status == "contradicting":
-            continue
-        if condition.country == "contradicting" and match.country_status != "contradicting":
-            continue
-        if _within(match.hit.score, low, high):
-            hits.append(match.hit)
-    return _nonempty(hits)
+def _party_match(low: float, high: float | None, condition: PartyMatchSpec) -> Check:
+    types, methods = frozenset(condition.entry_types), frozenset(condition.methods)
+    roles, lists, country = frozenset(condition.roles), frozenset(condition.lists), condition.country
+
+    def check(record: Record, facts: RecordFacts) -> Result:
+        hits = []
+        for match in facts.party_matches:
+            if match.entry_type not in types or match.by not in methods:
+                continue
+            if (roles and match.role not in roles) or (lists and match.list_name not in lists):
+                continue
+            if country == "consistent" and match.country_status == "contradicting":
+                continue
+            if country == "contradicting" and match.country_status != "contradicting":
+                continue
+            if _within(match.hit.score, low, high):
+                hits.append(match.hit)
+        return hits or None
+    return check
 
 
-def _vessel_match(screener: Screener, condition: VesselMatchSpec, facts: RecordFacts) -> Result:
-    low = screener.pack.level(condition.min_score)
-    high = screener.pack.level(condition.max_score) if condition.max_score is not None else None
-    return _nonempty([m.hit for m in facts.vessel_matches
-                      if m.by in condition.methods and _within(m.hit.score, low, high)])
-
-
-def _country(screener: Screener, condition: CountryConditionSpec, facts: RecordFacts) -> Result:
+def _country(screener: Screener, condition: CountryConditionSpec) -> Check:
     pack = screener.pack
     wanted: dict[str, str] = dict.fromkeys(condition.countries, "")
     for group_id in condition.groups:
         for code in pack.country_groups[group_id].countries:
             wanted.setdefault(code, group_id)
-    hits: list[Hit] = []
+    party_roles, route_roles = frozenset(condition.party_roles), frozenset(condition.route_roles)
 
-    def add(field: str, value: str, code: str, role: str, sources: Sequence[str]) -> None:
+    def hit(field: str, value: str, code: str, role: str) -> Hit:
         group = wanted[code]
-        group_sources = pack.country_groups[group].sources if group else []
-        hits.append(Hit(field=field, value=value, kind="country", score=1.0, method="country",
-                        matched=code, entry=group or None, list="places" if group else None,
-                        context={"field": field, "value": value, "country": code,
-                                 "country_name": screener.countries.name(code), "group": group or code,
-                                 "role": role},
-                        sources=tuple(group_sources) + tuple(sources)))
+        return Hit(field=field, value=value, kind="country", score=1.0, method="country",
+                   matched=code, entry=group or None, list="places" if group else None,
+                   context={"field": field, "value": value, "country": code,
+                            "country_name": screener.countries.name(code), "group": group or code,
+                            "role": role},
+                   sources=tuple(pack.country_groups[group].sources) if group else ())
 
-    for fact in facts.parties:
-        if fact.country in wanted and (fact.party.role in condition.party_roles):
-            add(f"parties[{fact.index}].country", fact.party.country or "", fact.country, fact.party.role.value,
-                ())
-    for route in facts.route:
-        if route.country in wanted and route.point.role in condition.route_roles and route.country_field:
-            value = {"country": route.point.country, "locode": route.point.locode,
-                     "place": route.point.place}[route.country_field.rsplit(".", 1)[1]] or ""
-            add(route.country_field, value, route.country, route.point.role.value, ())
-            if route.point.place and not route.country_field.endswith(".place"):
-                hits.append(Hit(field=f"route[{route.index}].place", value=route.point.place, kind="place",
-                                score=1.0, method="route-point", matched=route.country,
-                                context={"field": f"route[{route.index}].place", "value": route.point.place}))
-    if condition.vessel_flags:
-        for vessel_index, written, code in facts.vessel_flags:
-            if code in wanted:
-                add(f"vessels[{vessel_index}].flag", written, code, "vessel flag", ())
-    return _nonempty(hits)
+    def check(record: Record, facts: RecordFacts) -> Result:
+        hits: list[Hit] = []
+        for fact in facts.parties:
+            if fact.country in wanted and fact.party.role in party_roles:
+                hits.append(hit(f"parties[{fact.index}].country", fact.party.country or "", fact.country,
+                                fact.party.role.value))
+        for route in facts.route:
+            if route.country in wanted and route.point.role in route_roles and route.country_field:
+                value = {"country": route.point.country, "locode": route.point.locode,
+                         "place": route.point.place}[route.country_field.rsplit(".", 1)[1]] or ""
+                hits.append(hit(route.country_field, value, route.country, route.point.role.value))
+                if route.point.place and not route.country_field.endswith(".place"):
+                    hits.append(Hit(field=f"route[{route.index}].place", value=route.point.place, kind="place",
+                                    score=1.0, method="route-point", matched=route.country,
+                                    context={"field": f"route[{route.index}].place",
+                                             "value": route.point.place}))
+        if condition.vessel_flags:
+            for vessel_index, written, code in facts.vessel_flags:
+                if code in wanted:
+                    hits.append(hit(f"vessels[{vessel_index}].flag", written, code, "vessel flag"))
+        return hits or None
+    return check
 
 
 def _is_placeholder(screener: Screener, name: str, sets: Sequence[str]) -> str | None:

@@ -19,7 +19,7 @@ from service.engine.normalise import digits_only
 from service.engine.parties import IdentifierIndex, ListedEntry, NameCandidate, NameIndex, listed_entries
 from service.engine.places import MarkerIndex, PortIndex, TermSets
 from service.engine.reference import CountryTable, country_table, name_words
-from service.engine.rules import evaluate_rules
+from service.engine.rules import compile_rules, evaluate_rules
 from service.model import Decision, Record, ScreeningResult, parse_record
 from service.rulepack.compiled import Pack
 from service.rulepack.spec import PartySpec
@@ -59,13 +59,14 @@ class Screener:
         self.markers = MarkerIndex(list(pack.address_markers.values()))
         self.term_sets = TermSets(pack.term_sets)
         self._name_cache: dict[tuple[str, str], tuple[NameKey, list[NameCandidate]]] = {}
+        self.rules = compile_rules(self)
 
     # --- public ---------------------------------------------------------------------------------------------
 
     def screen(self, record: Record, screened_at: datetime | None = None) -> ScreeningResult:
         """Screen one record: flags with reasons and evidence, the decision and a risk score."""
         facts = self.collect_facts(record)
-        flags = evaluate_rules(self, record, facts)
+        flags = evaluate_rules(self.rules, record, facts)
         if any(f.action == "block" for f in flags):
             decision = Decision.block
         elif flags:
@@ -156,7 +157,9 @@ class Screener:
                                       "identifier", self._country_status(country, entry)))
         return out
 
-    def _cached_name_candidates(self, index: NameIndex, name: str, kind: str) -> list[NameCandidate]:
+    def _cached_name_candidates(self, index: NameIndex, name: str,
+                                kind: str) -> tuple[NameKey, list[NameCandidate]]:
+        """The analysed name and its candidates; counterparties recur, so both are cached per name."""
         cache_key = (kind, name)
         cached = self._name_cache.get(cache_key)
         if cached is None:
@@ -165,19 +168,19 @@ class Screener:
             if len(self._name_cache) >= _NAME_CACHE_SIZE:
                 self._name_cache.clear()
             self._name_cache[cache_key] = cached
-        return cached[1]
+        return cached
 
     def _name_matches(self, index: int, party: Any, country: str | None) -> tuple[list[PartyMatch], float]:
         out: list[PartyMatch] = []
         best_below = 0.0
-        query_forms = analyse_name(party.name, self.words).legal_forms
-        for candidate in self._cached_name_candidates(self.party_names, party.name, "party"):
+        query, candidates = self._cached_name_candidates(self.party_names, party.name, "party")
+        for candidate in candidates:
             status = self._country_status(country, candidate.entry)
             score = candidate.score
             if status == "contradicting":
                 score -= 0.08
-                if (len(candidate.listed_key.distinctive) <= 1 and query_forms and candidate.legal_forms
-                        and not query_forms & candidate.legal_forms):
+                if (len(candidate.listed_key.distinctive) <= 1 and query.legal_forms and candidate.legal_forms
+                        and not query.legal_forms & candidate.legal_forms):
                     # One distinctive word, another legal form and another country: another company.
                     continue
             score = round(max(score, 0.0), 4)
@@ -211,7 +214,7 @@ class Screener:
                                            entry=entry.spec.id, list=entry.list_name, context=context,
                                            sources=tuple(entry.spec.sources)), index, "imo"))
         if name:
-            for candidate in self._cached_name_candidates(self.vessel_names, name, "vessel"):
+            for candidate in self._cached_name_candidates(self.vessel_names, name, "vessel")[1]:
                 spec = candidate.entry.spec
                 listed_imos = {digits_only(v) for v in spec.identifiers.get("imo", [])}  # type: ignore[call-overload]
                 if len(imo_digits) == 7 and listed_imos and imo_digits not in listed_imos:

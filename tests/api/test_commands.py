@@ -132,7 +132,7 @@ def test_serve_quick_start(tmp_path: Path, workers: int) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    log_lines = [json.loads(line) for line in lines + err.splitlines() if line.startswith("{")]
     assert any(line["message"].startswith("no API key existed") for line in log_lines)
     assert sum(1 for line in (lines + err.splitlines()) if line.startswith("First admin API key")) == 1
     requests = [line for line in log_lines if line["logger"] == "service.api.access"]
@@ -145,10 +145,11 @@ def test_serve_quick_start(tmp_path: Path, workers: int) -> None:
         database.dispose()
 
 
-def test_serve_refuses_an_invalid_pack(tmp_path: Path, cli: typer.Typer) -> None:
+def test_serve_refuses_an_invalid_pack(tmp_path: Path) -> None:
     (tmp_path / "pack").mkdir()
-    result = CliRunner().invoke(cli, ["serve", "--port", str(_free_port())], env={
-        "SCREENING_DATA_DIR": str(tmp_path / "data"), "SCREENING_PACK_PATH": str(tmp_path / "pack"),
-        "SCREENING_DATABASE_URL": ""})
-    assert result.exit_code == 2
+    environment = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"),
+                   "SCREENING_PACK_PATH": str(tmp_path / "pack"), "SCREENING_DATABASE_URL": ""}
+    result = subprocess.run([sys.executable, "-c", SERVE, "serve", "--port", str(_free_port())], env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
     assert "no pack.yaml" in result.stderr

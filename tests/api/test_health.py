@@ -43,9 +43,9 @@ def test_readyz_is_503_when_the_log_writer_stopped(api: Api) -> None:
     assert refused.json()["code"] == "store_unavailable"
 
 
-def _sample(text: str, name: str, **labels: str) -> float:
+def _sample(text: str, metric: str, /, **labels: str) -> float:
     for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
+        if not line.startswith(metric + "{") and not line.startswith(metric + " "):
             continue
         found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
         if all(found.get(k) == v for k, v in labels.items()):

@@ -77,10 +77,10 @@ def test_malformed_json_is_400(api: Api, payload: bytes) -> None:
 
 
 @pytest.mark.parametrize(("payload", "field"), [
-    (b"", ""),
-    (b"null", ""),
-    (b"[]", ""),
-    (b'"text"', ""),
+    (b"", "body"),
+    (b"null", "body"),
+    (b"[]", "body"),
+    (b'"text"', "body"),
     (b'{"id": ""}', "id"),
     (b'{"id": "x", "parties": [{"name": "A", "role": "king"}]}', "parties[0].role"),
 ])
@@ -129,8 +129,8 @@ def test_unknown_route_and_wrong_method(api: Api) -> None:
 def test_request_id_is_echoed_or_made(api: Api) -> None:
     given = api.get("/healthz", headers={"X-Request-ID": "order-77.retry-2"})
     assert given.headers["x-request-id"] == "order-77.retry-2"
-    made = api.get("/healthz", headers={"X-Request-ID": "bad id with spaces\u00e9"})
-    assert made.headers["x-request-id"] != "bad id with spaces\u00e9"
+    made = api.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
     assert len(made.headers["x-request-id"]) == 32
     error = api.post("/v1/screen", json=clear_record())
     assert error.status_code == 401

@@ -243,7 +243,7 @@ def test_enhanced_zip_with_two_xml_files_is_refused(fixtures: Path, tmp_path: Pa
     with zipfile.ZipFile(tmp_path / "CONS_ENHANCED.ZIP", "w") as archive:
         archive.write(fixtures / "ofac_cons" / "CONS_ENHANCED.XML", "A.XML")
         archive.write(fixtures / "ofac_cons" / "CONS_ENHANCED.XML", "B.XML")
-    with pytest.raises(ListImportError, match="expected one .xml file in the zip, found 2"):
+    with pytest.raises(ListImportError, match=r"expected one \.xml file in the zip, found 2"):
         import_list("ofac-cons", tmp_path)
 
 

@@ -132,7 +132,7 @@ def test_short_row_names_its_line(fixtures: Path, tmp_path: Path) -> None:
     lines = (fixtures / "us_csl_2025" / "consolidated.csv").read_text(encoding="utf-8").splitlines()
     lines.insert(4, '"1","Capta List (CAP) - Treasury Department","1"')
     (tmp_path / "consolidated.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ListImportError, match="consolidated.csv: line 5: expected 29 fields, found 3"):
+    with pytest.raises(ListImportError, match=r"consolidated\.csv: line 5: expected 29 fields, found 3"):
         import_list("us-csl", tmp_path)
 
 

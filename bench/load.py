@@ -1,0 +1,216 @@
+"""Load test of POST /v1/screen: requests/s and p50/p99 latency at several concurrency levels, with the
+screening log on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/load.py [--clients 1,8,32] [--duration 15] [--stores sqlite,postgresql]
+                                   [--workers 1] [--records 5000]
+
+For each store it starts ``screening serve`` on a free loopback port with a fresh store (a temporary SQLite
+file, or a scratch schema on the PostgreSQL server named by SCREENING_TEST_POSTGRES_URL, dropped after), makes
+a screener key, then runs each concurrency level for ``--duration`` seconds after a short warm-up. Clients
+keep one HTTP/1.1 connection each and send a request as soon as the previous answer arrived (closed loop).
+
+The load generator is a few lines of asyncio over raw sockets rather than an HTTP library, because it shares
+the machine's cores with the server: a heavy client would take CPU from the server and measure itself.
+Records are the deterministic synthetic shipments of bench/synthetic.py (unique made-up names, so the
+engine's caches do not flatter the figures). Loopback only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.synthetic import records as synthetic_records  # noqa: E402
+from service.store import ApiKeyRepository, Role, open_database  # noqa: E402
+
+SERVE = "from service.api.commands import register; import typer; app = typer.Typer(); register(app); app()"
+
+
+@dataclass
+class Outcome:
+    store: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000 if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def store_url(kind: str) -> Iterator[str]:
+    """A fresh, empty store of ``kind`` for one run."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="screening-load-") as folder:
+            yield f"sqlite:///{Path(folder) / 'store.sqlite3'}"
+        return
+    from tests.store.databases import postgres_test_url, postgres_unreachable_reason, scratch_postgres_schema
+
+    base = postgres_test_url()
+    reason = postgres_unreachable_reason(base)
+    if reason:
+        raise SystemExit(reason)
+    with scratch_postgres_schema(base) as url:
+        yield url
+
+
+@contextmanager
+def server(url: str, workers: int, data_dir: Path) -> Iterator[tuple[int, str]]:
+    """``screening serve`` on a free port with a screener key; yields (port, key)."""
+    database = open_database(url)
+    key = ApiKeyRepository(database).create("load test", Role.screener, created_by="bench").secret
+    database.dispose()
+    port = free_port()
+    env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_DATA_DIR": str(data_dir),
+           "SCREENING_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers",
+                                str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                    probe.sendall(b"GET /readyz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                    if probe.recv(64).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server did not become ready")
+            time.sleep(0.2)
+        yield port, key
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def encode_requests(key: str, count: int) -> list[bytes]:
+    out = []
+    for record in synthetic_records(count, seed=11):
+        body = json.dumps(record).encode()
+        head = (f"POST /v1/screen HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        out.append(head + body)
+    return out
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def run_level(port: int, payloads: list[bytes], clients: int, warmup: float, duration: float,
+                    store: str) -> Outcome:
+    latencies: list[float] = []
+    errors = 0
+    counted = 0
+    measuring = False
+    stop = False
+
+    async def client(offset: int) -> None:
+        nonlocal errors, counted
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        index = offset
+        try:
+            while not stop:
+                payload = payloads[index % len(payloads)]
+                index += clients
+                started = time.perf_counter()
+                writer.write(payload)
+                status = await read_response(reader)
+                elapsed = time.perf_counter() - started
+                if measuring:
+                    counted += 1
+                    latencies.append(elapsed)
+                    if status != 200:
+                        errors += 1
+        finally:
+            writer.close()
+
+    tasks = [asyncio.create_task(client(n * 7919)) for n in range(clients)]
+    await asyncio.sleep(warmup)
+    measuring = True
+    started = time.perf_counter()
+    await asyncio.sleep(duration)
+    measuring = False
+    seconds = time.perf_counter() - started
+    stop = True
+    await asyncio.gather(*tasks)
+    return Outcome(store, clients, counted, errors, seconds, latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load per level")
+    parser.add_argument("--stores", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--records", type=int, default=5000, help="distinct records cycled through")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+    outcomes: list[Outcome] = []
+    print(f"# POST /v1/screen, {args.workers} worker(s), {os.cpu_count()} CPUs, "
+          f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up", flush=True)
+    for store in args.stores.split(","):
+        with store_url(store) as url, tempfile.TemporaryDirectory() as data_dir, \
+                server(url, args.workers, Path(data_dir)) as (port, key):
+            payloads = encode_requests(key, args.records)
+            for clients in levels:
+                outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store))
+                outcomes.append(outcome)
+                print(f"  {store:10} {clients:3} clients: {outcome.rate:7.1f} req/s  "
+                      f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
+                      f"errors {outcome.errors}", flush=True)
+    print()
+    print("| store | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for o in outcomes:
+        mean = statistics.fmean(o.latencies) * 1000 if o.latencies else float("nan")
+        print(f"| {o.store} | {o.clients} | {o.requests} | {o.rate:.0f} | {o.percentile(0.5):.1f} | "
+              f"{o.percentile(0.99):.1f} | {mean:.1f} | {o.errors} |")
+
+
+if __name__ == "__main__":
+    main()

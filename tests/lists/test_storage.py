@@ -1,0 +1,92 @@
+"""Compiled list files: round trip, loading by name, status and staleness."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from service.errors import ListImportError
+from service.lists import (
+    CompiledList,
+    import_list,
+    list_status,
+    load_compiled_list,
+    load_compiled_lists,
+    read_list_meta,
+    save_compiled_list,
+    stale_lists,
+)
+from service.lists.storage import compiled_path
+
+
+def test_round_trip_is_exact(sdn_csv: CompiledList, tmp_path: Path) -> None:
+    path = save_compiled_list(sdn_csv, tmp_path)
+    assert path == tmp_path / "lists" / "ofac-sdn.json.gz"
+    loaded = load_compiled_list(path)
+    assert loaded.meta == sdn_csv.meta
+    assert loaded.entries == sdn_csv.entries
+    assert read_list_meta(path) == sdn_csv.meta
+
+
+def test_every_fixture_round_trips(fixtures: Path, tmp_path: Path) -> None:
+    for source, folder in (("ofac-cons", "ofac_cons"), ("us-csl", "us_csl"), ("uk", "uk_tables"), ("un", "un"),
+                           ("eu", "eu"), ("opensanctions", "opensanctions")):
+        compiled = import_list(source, fixtures / folder)
+        loaded = load_compiled_list(save_compiled_list(compiled, tmp_path))
+        assert loaded.entries == compiled.entries, source
+
+
+def test_party_list_for_the_pack(sdn_csv: CompiledList) -> None:
+    party_list = sdn_csv.to_party_list()
+    assert party_list.name == "ofac-sdn"
+    assert list(party_list.entries) == sdn_csv.entries
+    assert party_list.digest == sdn_csv.meta.source_digest
+
+
+def test_load_all_or_by_name(fixtures: Path, sdn_csv: CompiledList, tmp_path: Path) -> None:
+    assert load_compiled_lists(tmp_path) == []
+    save_compiled_list(sdn_csv, tmp_path)
+    save_compiled_list(import_list("un", fixtures / "un"), tmp_path)
+    assert [c.meta.name for c in load_compiled_lists(tmp_path)] == ["ofac-sdn", "un-consolidated"]
+    assert [c.meta.name for c in load_compiled_lists(tmp_path, ["un-consolidated", "ofac-sdn"])] == \
+        ["un-consolidated", "ofac-sdn"]
+    with pytest.raises(ListImportError, match=r"list 'eu-fsf' has not been imported.*screening lists import"):
+        load_compiled_lists(tmp_path, ["eu-fsf"])
+
+
+def test_a_new_import_replaces_the_file(fixtures: Path, tmp_path: Path) -> None:
+    first = import_list("un", fixtures / "un", now=datetime(2026, 3, 1, tzinfo=UTC))
+    second = import_list("un", fixtures / "un", now=datetime(2026, 3, 2, tzinfo=UTC))
+    save_compiled_list(first, tmp_path)
+    save_compiled_list(second, tmp_path)
+    assert read_list_meta(compiled_path(tmp_path, "un-consolidated")).imported_at == second.meta.imported_at
+
+
+def test_status_ages_from_publication_or_import(fixtures: Path, sdn_csv: CompiledList, tmp_path: Path) -> None:
+    imported = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    un = import_list("un", fixtures / "un", now=imported)  # published 2026-02-27
+    csv_list = sdn_csv.model_copy(update={"meta": sdn_csv.meta.model_copy(update={"imported_at": imported})})
+    save_compiled_list(un, tmp_path)
+    save_compiled_list(csv_list, tmp_path)
+    (tmp_path / "lists" / "broken.json.gz").write_bytes(b"garbage")
+    statuses = {s.name: s for s in list_status(tmp_path, max_age_days=7, today=date(2026, 3, 7))}
+    assert statuses["un-consolidated"].age_days == 8
+    assert statuses["un-consolidated"].age_basis == "published"
+    assert statuses["un-consolidated"].stale
+    assert statuses["ofac-sdn"].age_days == 6  # the CSV has no date: counted from the import
+    assert statuses["ofac-sdn"].age_basis == "imported"
+    assert not statuses["ofac-sdn"].stale
+    assert statuses["broken"].meta is None and statuses["broken"].stale
+    assert "damaged compiled list" in (statuses["broken"].error or "")
+    assert {s.name for s in stale_lists(list(statuses.values()))} == {"un-consolidated", "broken"}
+
+
+def test_status_of_an_empty_data_folder(tmp_path: Path) -> None:
+    assert list_status(tmp_path / "nowhere", 7) == []
+
+
+def test_imported_at_defaults_to_now(fixtures: Path) -> None:
+    compiled = import_list("un", fixtures / "un")
+    assert datetime.now(UTC) - compiled.meta.imported_at < timedelta(minutes=5)
