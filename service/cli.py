@@ -22,7 +22,7 @@ app = typer.Typer(help="Sanctions and export-control screening of parties, goods
 rules_app = typer.Typer(help="Check, test and describe a rule pack.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PackOption = Annotated[Path | None, typer.Option("--pack", help="Rule pack folder (default: SCREENING_PACK_PATH "
                                                  "or the bundled pack).")]
@@ -153,7 +153,7 @@ def rules_test(path: PackArgument = None,
     settings = Settings()
     screener = Screener(_load(_pack_path(settings, path)))
     outcomes = run_cases(screener, set(rule) if rule else None)
-    console = Console()
+    console = Console(soft_wrap=True)
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
         want = "fire" if outcome.expected_fire else "not fire"
@@ -197,6 +197,16 @@ def rules_stats(path: PackArgument = None) -> None:
 def version() -> None:
     """Print the version."""
     print(__version__)
+
+
+def _register_adapters() -> None:
+    """Commands of the adapters (lists, API, batch), each in its own module."""
+    from service.lists.commands import register as register_lists
+
+    register_lists(app)
+
+
+_register_adapters()
 
 
 def main() -> None:
