@@ -7,6 +7,8 @@ about 2% naming a party of the bundled pack, so there are hits), written as a st
 stays small. Then runs ``python -m service.batch`` once per ``--workers`` value, as a separate process
 tree, and samples the resident memory of the whole tree (coordinator plus worker processes) every 0.1 s.
 The wall time includes starting the workers and building their screeners, as a nightly run would pay it.
+The CPU seconds of the whole tree are reported too: on a machine shared with other work they show what the
+run itself costs.
 Target on a 2-core machine with the bundled pack: >= 4,000 records/s with 2 workers; peak memory flat in N.
 """
 
@@ -15,7 +17,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -77,36 +81,45 @@ def write_input(path: Path, count: int) -> None:
             writer.writerow([row.get(column, "") for column in header])
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
-    total = 0
+def tree_rss(process: psutil.Process) -> tuple[int, int]:
+    """Resident memory of a process and all its descendants, and of the process alone, in bytes."""
+    total = own = 0
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            rss = member.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total
+        total += rss
+        if member.pid == process.pid:
+            own = rss
+    return total, own
 
 
 def run(input_path: Path, out: Path, workers: int, chunk_size: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "service.batch", str(input_path), "--out", str(out), "--workers", str(workers),
                "--chunk-size", str(chunk_size), "--progress", "none", "--screened-at", "2026-01-01T00:00:00Z"]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watched = psutil.Process(process.pid)
-    peak = 0
+    peak = peak_coordinator = 0
     while process.poll() is None:
         try:
-            peak = max(peak, tree_rss(watched))
+            total, own = tree_rss(watched)
         except psutil.NoSuchProcess:
             break
+        peak, peak_coordinator = max(peak, total), max(peak_coordinator, own)
         time.sleep(0.1)
     stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the whole tree (workers are reaped by the coordinator, the coordinator by us)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     if process.returncode not in (0, 1, 3):
         raise SystemExit(f"batch run failed ({process.returncode}):\n{stderr}\n{stdout}")
-    return {"workers": workers, "wall_seconds": round(wall, 2), "exit_code": process.returncode,
-            "peak_rss_mb": round(peak / 2**20, 1)}
+    return {"workers": workers, "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+            "exit_code": process.returncode, "peak_rss_mb": round(peak / 2**20, 1),
+            "peak_coordinator_rss_mb": round(peak_coordinator / 2**20, 1)}
 
 
 def main() -> None:
@@ -132,10 +145,17 @@ def main() -> None:
             out = folder / f"out-w{workers}.{args.out_format}"
             figures = run(input_path, out, workers, args.chunk_size)
             figures["records_per_second"] = round(args.n / figures["wall_seconds"])
+            figures["cpu_ms_per_1000_records"] = round(1000 * figures["cpu_seconds"] / args.n * 1000)
             rows.append(figures)
             print(f"workers {workers}: {figures['records_per_second']:>7,} records/s  "
-                  f"wall {figures['wall_seconds']:>8.1f} s  peak RSS (process tree) {figures['peak_rss_mb']:>7.1f} MiB",
+                  f"wall {figures['wall_seconds']:>8.1f} s  "
+                  f"peak RSS (process tree) {figures['peak_rss_mb']:>7.1f} MiB "
+                  f"(coordinator {figures['peak_coordinator_rss_mb']:.1f})  "
+                  f"CPU {figures['cpu_seconds']:.1f} s ({figures['cpu_ms_per_1000_records']} ms per 1,000 records)",
                   flush=True)
+        load = os.getloadavg()
+        print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores "
+              "(other work on the machine lowers records/s; the CPU figure does not depend on it)")
         print(json.dumps({"n": args.n, "format": args.format, "out_format": args.out_format,
                           "chunk_size": args.chunk_size, "runs": rows}))
 

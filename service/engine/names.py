@@ -28,9 +28,15 @@ GIVEN_NAME_WEIGHT = 0.5
 INITIAL_WEIGHT = 0.3
 SHORT_WEIGHT = 0.6
 UNMATCHED_QUERY_WEIGHT = 0.5
+ABBREVIATION_SIMILARITY = 0.8
+SINGLE_WORD_CAP = 0.74
 
 _PATRONYMIC_ENDINGS = ("ovich", "evich", "ovych", "evych", "ovna", "evna", "ichna", "yevich", "ievich",
                        "ievna", "yevna", "ogly", "oglu", "kyzy")
+
+
+_VESSEL_PREFIXES = frozenset({"mv", "mt", "ms", "ss", "fv", "my", "sv", "rv", "lng", "lpg"})
+_VESSEL_PREFIX_PAIRS = frozenset({("m", "v"), ("m", "t"), ("m", "s"), ("f", "v")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,7 @@ class NameKey:
     arabic: bool
     sorted_tokens: tuple[str, ...] = ()
     numbers: tuple[str, ...] = ()
+    soft: tuple[bool, ...] = ()  # legal-form words and misspelt generic words: no evidence of another name
 
     @property
     def distinctive(self) -> tuple[str, ...]:
@@ -86,7 +93,8 @@ def _strip_legal_forms(words: list[str], vocabulary: NameWords) -> tuple[list[st
 def _weight(word: str, vocabulary: NameWords, vessel: bool) -> float:
     if vessel and (len(word) == 1 or word.isdigit()):
         return 1.0
-    if word in vocabulary.generic:
+    if word in vocabulary.generic or word in vocabulary.generic_known or vocabulary.is_misspelt_generic(word):
+        # generic_known adds legal-form words left inside a name (the NPK of "OOO NPK AEROKON")
         return GENERIC_WEIGHT
     if len(word) == 1:
         return INITIAL_WEIGHT
@@ -106,6 +114,12 @@ def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> Name
     PORT OLYA-2), so with ``vessel`` they weigh fully and must be equal.
     """
     words = tokens(text)
+    if vessel and len(words) > 1:
+        # "MV NAVARZ", "M/V FU YUAN YU 8685", "MT OLGA": the prefix says what the ship is, not its name.
+        while len(words) > 1 and words[0] in _VESSEL_PREFIXES:
+            words = words[1:]
+        if len(words) > 2 and (words[0], words[1]) in _VESSEL_PREFIX_PAIRS:
+            words = words[2:]
     expanded: list[str] = []
     for word in words:
         expanded.extend(vocabulary.abbreviations.get(word, (word,)))
@@ -121,12 +135,18 @@ def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> Name
         arabic=is_arabic_script(text),
         sorted_tokens=tuple(sorted(core)),
         numbers=tuple(sorted(w for w in core if w.isdigit() or (vessel and len(w) == 1))),
+        soft=tuple(vocabulary.is_legal_form_word(w) for w in core),
     )
 
 
 def word_similarity(a: str, b: str, skel_a: str, skel_b: str, arabic: bool) -> float:
     """Similarity of two words in 0..1: 1 for equal words, edit-distance similarity for typos and
-    transliterations, consonant-skeleton equality for spellings without vowels; numbers must be equal."""
+    transliterations, consonant-skeleton equality for spellings without vowels; numbers must be equal.
+
+    Short words need more: a word of four letters or fewer must be within one edit (JING is not JANG), and one
+    of three letters or fewer must be equal but for its vowels (Oje / Ouj, Khin / Hin). A Persian word written
+    without vowels meets its romanised form by skeleton, unless it is far shorter than that form.
+    """
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():
@@ -135,21 +155,47 @@ def word_similarity(a: str, b: str, skel_a: str, skel_b: str, arabic: bool) -> f
     if shortest == 1:
         return 0.6 if a[0] == b[0] else 0.0
     score = max(Indel.normalized_similarity(a, b), OSA.normalized_similarity(a, b))
+    same_skeleton = skel_a == skel_b and (len(skel_a) >= 2 or (a[0] == b[0] and bool(skel_a)))
     if shortest <= 3 and score < 0.99:
-        # Short words must be equal, but for vowel-only differences of a transliteration (Oje / Ouj / Owj).
-        score = 0.75 if skel_a and skel_a == skel_b and a[0] == b[0] else 0.0
-    if skel_a == skel_b and skel_a:
-        if len(skel_a) >= 3:
-            score = max(score, 0.92)
-        elif arabic or (len(skel_a) == 2 and shortest >= 4):
-            score = max(score, 0.85)
+        return 0.75 if same_skeleton else 0.0
+    if shortest == 4:
+        if score >= 0.8:
+            return score
+        # A vowel changed in a four-letter word (Qods / Quds) keeps three consonants; Olia / Olya keeps one.
+        return (0.8 if len(skel_a) >= 3 else 0.75) if same_skeleton else 0.0
+    if skel_a == skel_b and skel_a and (not arabic or shortest * 2 >= max(len(a), len(b))):
+        # Without vowels (Persian) the skeleton is the only evidence there is; between two Latin spellings it
+        # is a hint (Ghods / Qods), and a weaker one, since unrelated words share skeletons (Persian / Parisan).
+        if arabic:
+            score = max(score, 0.92 if len(skel_a) >= 3 else 0.85)
+        elif len(skel_a) >= 2:
+            score = max(score, 0.8)
     return score if score >= 0.72 else 0.0
+
+
+def is_abbreviation(short: str, long: str) -> bool:
+    """``short`` abbreviates ``long``: a prefix of it (GEN. / GENERAL, PETR / PETROLEUM) or its first and last
+    letters with some of the letters between, in order (COML / COMMERCIAL, TRDG / TRADING, FDN / FOUNDATION)."""
+    if len(short) < 3 or len(long) < len(short) + 2 or short[0] != long[0] or short.isdigit():
+        return False
+    if long.startswith(short):
+        return True
+    if short[-1] != long[-1] and len(short) < 5:
+        return False
+    position = 0
+    for letter in short:
+        position = long.find(letter, position)
+        if position < 0:
+            return False
+        position += 1
+    return True
 
 
 @dataclass(frozen=True, slots=True)
 class NameComparison:
     score: float
     method: str
+    one_word: bool = False  # the query is one word against a listed name of several distinctive words
 
 
 def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
@@ -209,7 +255,27 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
         matched_l += listed.weights[j] * sim
         if sim >= 0.8 and listed.weights[j] >= 1.0 and query.weights[i] >= GIVEN_NAME_WEIGHT:
             distinctive_hit = True
-    if query.arabic != listed.arabic and query.distinctive and listed.distinctive:
+    # Abbreviated words left over (INTL, COML, TRDG, PETR): credit them at a listed word they abbreviate.
+    for i, word in enumerate(query.tokens):
+        if i in used_q:
+            continue
+        for j, other in enumerate(listed.tokens):
+            if j in used_l:
+                continue
+            if is_abbreviation(word, other) or is_abbreviation(other, word):
+                used_q.add(i)
+                used_l.add(j)
+                chosen.append((ABBREVIATION_SIMILARITY, i, j))
+                weight = min(query.weights[i], listed.weights[j])
+                matched_q += weight * ABBREVIATION_SIMILARITY
+                matched_l += listed.weights[j] * ABBREVIATION_SIMILARITY
+                if weight < query.weights[i]:
+                    # The query's abbreviation weighs what the word it stands for weighs.
+                    matched_q += query.weights[i] - weight
+                distinctive_hit = distinctive_hit or listed.weights[j] >= 1.0
+                break
+    cross_script = query.arabic != listed.arabic
+    if cross_script and query.distinctive and listed.distinctive:
         # Across scripts, generic words are translated (گروه = group), not transliterated: only the
         # distinctive words can be compared, so only they count.
         matched_q = matched_l = sum(sim for sim, i, j in chosen
@@ -218,7 +284,8 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
         total_l = float(len(listed.distinctive))
     else:
         # An unexplained word of the query says "another company" more loudly than a generic weight allows.
-        total_q = sum(w if i in used_q else max(w, UNMATCHED_QUERY_WEIGHT) for i, w in enumerate(query.weights))
+        total_q = sum(w if i in used_q or query.soft[i] else max(w, UNMATCHED_QUERY_WEIGHT)
+                      for i, w in enumerate(query.weights))
         total_l = sum(listed.weights) or 1.0
     cover_q = matched_q / (total_q or 1.0)
     cover_l = matched_l / total_l
@@ -240,7 +307,11 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
     if not _same_numbers(query, listed):
         # PORT OLYA-1 is not PORT OLYA-2: numbers in names identify.
         score = min(score, 0.6)
-    return NameComparison(min(score, 0.97), method)
+    if cross_script and sum(1 for sim, i, j in chosen if sim >= 0.8 and listed.weights[j] >= 1.0) < 2:
+        # One word meeting its romanisation only by consonant skeleton happens by chance (ظفری / ZEPHYR).
+        score = min(score, SINGLE_WORD_CAP)
+    one_word = sum(1 for w in query.weights if w >= GIVEN_NAME_WEIGHT) == 1 and len(listed.distinctive) >= 2
+    return NameComparison(min(score, 0.97), method, one_word)
 
 
 def _same_numbers(a: NameKey, b: NameKey) -> bool:

@@ -97,7 +97,7 @@ def tokens(text: str) -> list[str]:
 _SKELETON_DIGRAPHS = (("shch", "s"), ("kh", "h"), ("gh", "q"), ("ch", "c"), ("sh", "s"), ("zh", "j"),
                       ("ph", "f"), ("th", "t"), ("dh", "d"), ("ck", "k"), ("ts", "c"), ("x", "ks"))
 _SKELETON_SINGLE = str.maketrans({"c": "k", "w": "", "v": "", "y": "", "a": "", "e": "", "i": "", "o": "",
-                                  "u": "", "g": "q"})
+                                  "u": "", "g": "k", "q": "k"})
 _DOUBLED = re.compile(r"(.)\1+")
 
 
@@ -105,7 +105,8 @@ _DOUBLED = re.compile(r"(.)\1+")
 def skeleton(word: str) -> str:
     """Consonant skeleton of a folded Latin word, merging transliteration alternatives.
 
-    ``qods``, ``ghods`` and Persian قدس all give ``qds``; ``khiabani`` and خیابانی give ``hbn``.
+    ``qods``, ``ghods`` and Persian قدس all give ``kds``; ``khiabani`` and خیابانی give ``hbn``; the velars
+    g, k, q and c merge (Gim / Kim, Qasim / Kasim).
     """
     for digraph, single in _SKELETON_DIGRAPHS:
         word = word.replace(digraph, single)

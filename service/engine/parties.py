@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from service.engine.names import NameKey, analyse_name, compare_names, initials
+from service.engine.names import SINGLE_WORD_CAP, NameKey, analyse_name, compare_names, initials
 from service.engine.normalise import compact, digits_only
 from service.engine.reference import NameWords
 from service.model import IdentifierKind
-from service.rulepack.spec import AliasQuality, AliasSpec, PartySpec, Verification
+from service.rulepack.spec import AliasQuality, AliasSpec, EntryType, PartySpec, Verification
 
 #: Identifier kinds that number the same thing in different registers are compared with each other.
 _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, IdentifierKind.okpo,
@@ -149,8 +149,8 @@ class NameIndex:
 
         Support counts, for each listed name, the weight of the query's words it shares (exactly, by a typo, or
         by skeleton) and the weight of its own words that were hit. A comparison scores
-        ``0.6 * query coverage + 0.4 * listed coverage``; long query words that found no name at all may still
-        match with two typos, so they are credited optimistically, and a name whose best case stays below
+        ``0.6 * query coverage + 0.4 * listed coverage``; long query words that did not reach a name may still
+        match it with two typos, so they are credited optimistically, and a name whose best case stays below
         ``floor`` is never compared. When many remain, rapidfuzz ranks them on their sorted words (in C) and
         only the best ``limit`` are scored in full.
         """
@@ -158,12 +158,13 @@ class NameIndex:
         support_l: dict[int, float] = defaultdict(float)
         distinctive = any(w >= 0.5 for w in key.weights)
         skipped = 0.0  # weight of generic words not used for retrieval: assume they match (an upper bound)
-        unfound = 0.0
+        long_total = 0.0
+        hit_long: dict[int, float] = defaultdict(float)
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
                 skipped += weight
                 continue
-            is_long = len(word) >= 5 and not word.isdigit()
+            is_long = len(word) >= 2 and not word.isdigit()
             hits: dict[int, float] = {}
             for like in self._words_like(word):
                 posting = self._postings.get(like, ())
@@ -173,17 +174,18 @@ class NameIndex:
                 posting = self._postings.get("~" + skel, ())
                 if len(posting) <= _COMMON_POSTING:
                     hits.update(posting)
-            if is_long and not hits:
-                # A long word that finds nothing at one edit may be misspelt twice: credit it to every
-                # candidate below. A word that does find names is spelt like them and credits only those.
-                unfound += weight
+            if is_long:
+                long_total += weight
             for name_id, listed_weight in hits.items():
                 support_q[name_id] += weight
                 support_l[name_id] += listed_weight
+                if is_long:
+                    hit_long[name_id] += weight
         total_q = sum(key.weights) or 1.0
         viable: list[int] = []
         for name_id, shared in support_q.items():
-            maybe = skipped + TYPO_CREDIT * unfound
+            # A long query word that did not reach this name may still match it with two typos.
+            maybe = skipped + TYPO_CREDIT * (long_total - hit_long[name_id])
             listed_share = (support_l[name_id] + maybe) / self._name_weight[name_id]
             bound = 0.6 * min(1.0, (shared + maybe) / total_q) + 0.4 * min(1.0, listed_share)
             if bound >= floor:
@@ -225,7 +227,11 @@ class NameIndex:
                 continue
             result = compare_names(key, name.key)
             method = result.method if name.quality is AliasQuality.strong else f"{result.method}-derived"
-            offer(name, result.score, method)
+            score = result.score
+            if result.one_word and self.entries[name.entry].spec.type is not EntryType.organization:
+                # A surname alone is not the listed person; half a ship's name is not the ship.
+                score = min(score, SINGLE_WORD_CAP)
+            offer(name, score, method)
         return sorted(best.values(), key=lambda c: -c.score)
 
 

@@ -103,6 +103,30 @@ class NameWords:
     stop: frozenset[str]
     abbreviations: dict[str, tuple[str, ...]]
     name_variants: dict[str, str]
+    generic_deletions: dict[str, str] = field(default_factory=dict)
+    generic_known: frozenset[str] = frozenset()
+    legal_form_words: frozenset[str] = frozenset()
+    legal_form_deletions: frozenset[str] = frozenset()
+
+    def is_legal_form_word(self, word: str) -> bool:
+        """A legal-form word left inside a name, or one typo away from one (LIKMITED, SUTOCK)."""
+        forms = self.legal_form_words
+        if word in forms:
+            return True
+        if len(word) < 5 or word.isdigit():
+            return False
+        return any(word[:i] + word[i + 1:] in forms for i in range(len(word))) or any(
+            word[:i] + word[i + 1:] in self.legal_form_deletions for i in range(len(word))
+        ) or word in self.legal_form_deletions
+
+    def is_misspelt_generic(self, word: str) -> bool:
+        """A word one typo away from a generic word or legal form (LIKMITED, HOLDNGS, SUTOCK)."""
+        if len(word) < 6 or word.isdigit():
+            return False
+        if word in self.generic_deletions:
+            return True
+        return any(word[:i] + word[i + 1:] in self.generic_deletions
+                   or word[:i] + word[i + 1:] in self.generic_known for i in range(len(word)))
 
 
 @cache
@@ -136,5 +160,11 @@ def name_words() -> NameWords:
             canonical = spelled[0]
             for spelling in spelled:
                 variants.setdefault(spelling, canonical)
+    form_words = frozenset(t for form in forms for t in form.tokens if len(t) >= 2)
+    known = generic | form_words
+    deletions = {word[:i] + word[i + 1:]: word for word in known if len(word) >= 5 for i in range(len(word))}
     return NameWords(legal_forms=forms, legal_form_first_tokens=by_first, generic=generic, stop=stop,
-                     abbreviations=abbreviations, name_variants=variants)
+                     abbreviations=abbreviations, name_variants=variants, generic_deletions=deletions,
+                     generic_known=frozenset(known), legal_form_words=form_words,
+                     legal_form_deletions=frozenset(w[:i] + w[i + 1:] for w in form_words if len(w) >= 5
+                                                    for i in range(len(w))))

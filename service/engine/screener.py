@@ -20,11 +20,13 @@ from service.engine.parties import IdentifierIndex, ListedEntry, NameCandidate, 
 from service.engine.places import MarkerIndex, PortIndex, TermSets
 from service.engine.reference import CountryTable, country_table, name_words
 from service.engine.rules import compile_rules, evaluate_rules
-from service.model import Decision, Record, ScreeningResult, parse_record
+from service.model import Decision, PartyRole, Record, ScreeningResult, parse_record
 from service.rulepack.compiled import Pack
 from service.rulepack.spec import PartySpec
 
 _NAME_CACHE_SIZE = 50_000
+_VESSEL_ROLES = frozenset({PartyRole.counterparty, PartyRole.carrier, PartyRole.other})
+COMPANY_AS_PERSON_PENALTY = 0.15
 
 
 def entry_context(spec: PartySpec, list_name: str) -> dict[str, str]:
@@ -174,9 +176,15 @@ class Screener:
         out: list[PartyMatch] = []
         best_below = 0.0
         query, candidates = self._cached_name_candidates(self.party_names, party.name, "party")
+        if party.role in _VESSEL_ROLES:
+            # A counterparty or carrier may be a ship, named as on the lists' vessel entries.
+            candidates = candidates + self._cached_name_candidates(self.vessel_names, party.name, "vessel")[1]
         for candidate in candidates:
             status = self._country_status(country, candidate.entry)
             score = candidate.score
+            if query.legal_forms and candidate.entry.spec.type == "person":
+                # A company (its name carries a legal form) is not the listed person it is named after.
+                score -= COMPANY_AS_PERSON_PENALTY
             if status == "contradicting":
                 score -= 0.08
                 if (len(candidate.listed_key.distinctive) <= 1 and query.legal_forms and candidate.legal_forms
