@@ -36,11 +36,11 @@ def main() -> int:
         return 2
     extra = []
     if args.lists:
-        from service.lists import load_party_lists
+        from service.lists import load_compiled_lists
         from service.settings import Settings
 
-        settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-        extra = load_party_lists(settings.data_dir, args.lists)
+        data_dir = args.data_dir or Settings().data_dir
+        extra = [c.to_party_list() for c in load_compiled_lists(data_dir, args.lists)]
     pack = load_pack(args.pack, extra)
     screener = Screener(pack)
     args.out.mkdir(parents=True, exist_ok=True)

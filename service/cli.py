@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from service import __version__
 from service.errors import PackError, RecordError
@@ -33,10 +34,15 @@ def _pack_path(settings: Settings, override: Path | None) -> Path:
     return override if override is not None else settings.pack_path
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path, settings: Settings | None = None) -> Any:
+    """The pack alone, or with the imported lists it names when ``settings`` are given."""
     from service.rulepack import load_pack
 
     try:
+        if settings is not None:
+            from service.lists.loading import load_pack_with_lists
+
+            return load_pack_with_lists(path, settings.data_dir, settings.imported_lists)
         return load_pack(path)
     except PackError as exc:
         err.print(f"[bold red]The rule pack in {path} is invalid:[/]")
@@ -83,7 +89,7 @@ def screen(
         err.print("--format must be json or table")
         raise typer.Exit(2)
     settings = Settings()
-    screener = Screener(_load(_pack_path(settings, pack)))
+    screener = Screener(_load(_pack_path(settings, pack), settings))
     text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     bad = 0
     results: list[ScreeningResult] = []
@@ -113,8 +119,10 @@ def _print_results(results: list[ScreeningResult]) -> None:
     console = Console()
     colours = {"block": "bold red", "review": "yellow", "clear": "green"}
     for result in results:
-        console.print(f"[bold]{result.record_id}[/]  [{colours[result.decision]}]{result.decision.upper()}[/]"
-                      f"  risk {result.risk_score}")
+        header = Text(result.record_id, style="bold")
+        header.append(f"  {result.decision.upper()}", style=colours[result.decision])
+        header.append(f"  risk {result.risk_score}")
+        console.print(header)
         if not result.flags:
             continue
         table = Table(show_header=True, header_style="bold", expand=True)
@@ -125,7 +133,9 @@ def _print_results(results: list[ScreeningResult]) -> None:
         for flag in result.flags:
             evidence = "\n".join(f"{e.field} = {e.value!r} ~ {e.matched or '-'} ({e.score:.2f}, {e.method})"
                                  for e in flag.evidence)
-            table.add_row(flag.rule, f"{flag.action} / {flag.severity}", flag.reason, evidence)
+            # Text(), not markup: reasons quote list entries as [id], which rich would read as style tags.
+            table.add_row(Text(flag.rule), Text(f"{flag.action} / {flag.severity}"), Text(flag.reason),
+                          Text(evidence))
         console.print(table)
 
 

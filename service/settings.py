@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         True, description="Store the full record of clear screenings too (flagged ones are always stored).")
     list_max_age_days: int = Field(7, ge=1, description="Imported lists older than this make /readyz warn.")
     log_level: str = Field("INFO", description="Python log level of the service's JSON logs.")
+    imported_lists: list[str] | None = Field(
+        None, description="Imported official lists to screen with, as a JSON array of list names "
+                          "(default: the pack's imported_lists; [] for none).")
 
     def resolved_database_url(self) -> str:
         """The store URL: the configured one, or a SQLite file inside data_dir."""

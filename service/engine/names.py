@@ -93,8 +93,8 @@ def _strip_legal_forms(words: list[str], vocabulary: NameWords) -> tuple[list[st
 def _weight(word: str, vocabulary: NameWords, vessel: bool) -> float:
     if vessel and (len(word) == 1 or word.isdigit()):
         return 1.0
-    if word in vocabulary.generic or word in vocabulary.generic_known or vocabulary.is_misspelt_generic(word):
-        # generic_known adds legal-form words left inside a name (the NPK of "OOO NPK AEROKON")
+    if vocabulary.word_class(word)[0]:
+        # generic, a legal-form word left inside a name (the NPK of "OOO NPK AEROKON") or a misspelling of one
         return GENERIC_WEIGHT
     if len(word) == 1:
         return INITIAL_WEIGHT
@@ -135,7 +135,7 @@ def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> Name
         arabic=is_arabic_script(text),
         sorted_tokens=tuple(sorted(core)),
         numbers=tuple(sorted(w for w in core if w.isdigit() or (vessel and len(w) == 1))),
-        soft=tuple(vocabulary.is_legal_form_word(w) for w in core),
+        soft=tuple(vocabulary.word_class(w)[1] for w in core),
     )
 
 

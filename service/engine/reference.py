@@ -108,25 +108,39 @@ class NameWords:
     legal_form_words: frozenset[str] = frozenset()
     legal_form_deletions: frozenset[str] = frozenset()
 
+    _word_cache: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+
+    def word_class(self, word: str) -> tuple[bool, bool]:
+        """(generic-like, legal-form word) for ``word``, remembered: names share most of their words.
+
+        Generic-like: a generic word, a legal-form word left inside a name (the NPK of "OOO NPK AEROKON"), or
+        one typo away from either (HOLDNGS). Legal-form word: a legal-form word or one typo away from one
+        (LIKMITED, SUTOCK), which says nothing about which company a name is.
+        """
+        known = self._word_cache.get(word)
+        if known is not None:
+            return known
+        generic_like = word in self.generic_known
+        legal = word in self.legal_form_words
+        if len(word) >= 5 and not word.isdigit() and not (generic_like and legal):
+            deletions = {word[:i] + word[i + 1:] for i in range(len(word))}
+            if len(word) >= 6:
+                generic_like = generic_like or word in self.generic_deletions or not deletions.isdisjoint(
+                    self.generic_deletions) or not deletions.isdisjoint(self.generic_known)
+            legal = legal or word in self.legal_form_deletions or not deletions.isdisjoint(
+                self.legal_form_deletions) or not deletions.isdisjoint(self.legal_form_words)
+        known = (generic_like, legal)
+        if len(self._word_cache) < 500_000:
+            self._word_cache[word] = known
+        return known
+
     def is_legal_form_word(self, word: str) -> bool:
-        """A legal-form word left inside a name, or one typo away from one (LIKMITED, SUTOCK)."""
-        forms = self.legal_form_words
-        if word in forms:
-            return True
-        if len(word) < 5 or word.isdigit():
-            return False
-        return any(word[:i] + word[i + 1:] in forms for i in range(len(word))) or any(
-            word[:i] + word[i + 1:] in self.legal_form_deletions for i in range(len(word))
-        ) or word in self.legal_form_deletions
+        """A legal-form word, or one typo away from one (LIKMITED, SUTOCK)."""
+        return self.word_class(word)[1]
 
     def is_misspelt_generic(self, word: str) -> bool:
-        """A word one typo away from a generic word or legal form (LIKMITED, HOLDNGS, SUTOCK)."""
-        if len(word) < 6 or word.isdigit():
-            return False
-        if word in self.generic_deletions:
-            return True
-        return any(word[:i] + word[i + 1:] in self.generic_deletions
-                   or word[:i] + word[i + 1:] in self.generic_known for i in range(len(word)))
+        """A generic word or legal form, or one typo away from one (HOLDNGS)."""
+        return self.word_class(word)[0]
 
 
 @cache

@@ -75,7 +75,7 @@ class Screener:
             decision = Decision.review
         else:
             decision = Decision.clear
-        return ScreeningResult(
+        return ScreeningResult.model_construct(
             record_id=record.id,
             decision=decision,
             risk_score=risk_score(flags, facts),
@@ -108,7 +108,8 @@ class Screener:
                 address_hits = tuple(
                     Hit(field=f"parties[{index}].address", value=party.address, kind="address",
                         score=1.0, method="address-marker", matched=m.matched, entry=m.marker.id,
-                        context={"entry": m.marker.id, "entry_name": m.marker.title, "matched": m.matched,
+                        context={"field": f"parties[{index}].address", "value": party.address,
+                                 "entry": m.marker.id, "entry_name": m.marker.title, "matched": m.matched,
                                  "party": party.name, "role": party.role.value},
                         sources=tuple(m.marker.sources))
                     for m in self.markers.match(party.address))

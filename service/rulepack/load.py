@@ -181,6 +181,18 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def read_pack_spec(path: Path | str) -> PackSpec:
+    """Only ``pack.yaml`` of the pack in ``path``, validated (to learn which lists it wants before loading)."""
+    problems: list[Problem] = []
+    pack_file = Path(path) / "pack.yaml"
+    if not pack_file.is_file():
+        raise PackError([Problem("pack.yaml", "", "", f"no pack.yaml in {Path(path).resolve()}")])
+    spec = validate_spec(PackSpec, read_yaml(pack_file, "pack.yaml", problems), "pack.yaml", problems)
+    if spec is None:
+        raise PackError(problems)
+    return spec
+
+
 def load_pack(path: Path | str, extra_lists: Sequence[PartyList] = ()) -> Pack:
     """Load and validate the pack in folder ``path`` together with imported party lists.
 

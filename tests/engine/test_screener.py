@@ -121,11 +121,13 @@ def test_block_outranks_review(screener: Screener) -> None:
 def test_every_flag_explains_itself(screener: Screener) -> None:
     result = screener.screen(record(
         parties=[{"role": "seller", "name": "Elektronik Vertrieb Nord GmbH", "country": "DE"},
-                 {"role": "consignee", "name": "Vertikal Alabuga LLC", "country": "RU"},
+                 {"role": "consignee", "name": "Vertikal Alabuga LLC", "country": "RU",
+                  "address": "ul. Sh-2, 4/1, OEZ Alabuga, Yelabuga 423600"},
                  {"role": "payer", "name": "Blue Lagoon Holdings Ltd", "country": "SC"}],
         goods=[{"description": "FPGA", "hs_code": "8542.39", "part_number": "XC7A35T-1CSG324C"}],
         route=[{"role": "transit", "place": "Astrakhan", "country": "RU"}]))
     assert result.decision is Decision.block
+    assert {"alabuga-address", "listed-party-confident", "priority-goods-to-embargoed"} <= rules(result)
     for flag in result.flags:
         assert flag.reason and "{" not in flag.reason and "n/a" not in flag.reason
         assert flag.evidence and flag.sources
