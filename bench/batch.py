@@ -7,8 +7,7 @@ about 2% naming a party of the bundled pack, so there are hits), written as a st
 stays small. Then runs ``python -m service.batch`` once per ``--workers`` value, as a separate process
 tree, and samples the resident memory of the whole tree (coordinator plus worker processes) every 0.1 s.
 The wall time includes starting the workers and building their screeners, as a nightly run would pay it.
-The CPU seconds of the whole tree are reported too: on a machine shared with other work they show what the
-run itself costs.
+The CPU seconds of the whole tree are reported too (they also grow when other work shares the cores).
 Target on a 2-core machine with the bundled pack: >= 4,000 records/s with 2 workers; peak memory flat in N.
 """
 
@@ -155,7 +154,7 @@ def main() -> None:
                   flush=True)
         load = os.getloadavg()
         print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores "
-              "(other work on the machine lowers records/s; the CPU figure does not depend on it)")
+              "(other work on the machine lowers records/s and inflates CPU time)")
         print(json.dumps({"n": args.n, "format": args.format, "out_format": args.out_format,
                           "chunk_size": args.chunk_size, "runs": rows}))
 

@@ -211,9 +211,11 @@ def version() -> None:
 
 def _register_adapters() -> None:
     """Commands of the adapters (lists, API, batch), each in its own module."""
+    from service.batch.commands import register as register_batch
     from service.lists.commands import register as register_lists
 
     register_lists(app)
+    register_batch(app)
 
 
 _register_adapters()

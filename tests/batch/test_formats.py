@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from service.batch import BatchOptions, ExitCode, run_batch
-from service.batch.mapping import ColumnMapping
+from service.batch.mapping import ColumnMapping, load_mapping
 from service.batch.readers import open_input, read_rows
 from service.batch.worker import SUMMARY_COLUMNS, ChunkTask, PackSource, parse_payload
 from service.engine import Screener
@@ -137,3 +137,33 @@ def test_every_input_format_gives_the_same_results(tmp_path: Path, sample_record
     quarters = [lines[i * len(records):(i + 1) * len(records)] for i in range(4)]
     assert quarters[0] == quarters[1] == quarters[2] == quarters[3]
     assert json.loads(lines[0])["record_id"] == records[0].id
+
+
+def test_parquet_summary_is_reproducible_byte_for_byte(tmp_path: Path, sample_records: list[Record],
+                                                       batch_settings: Settings) -> None:
+    source = write_csv(tmp_path / "in.csv", sample_records[:90])
+    written = []
+    for chunk_size in (7, 1000):
+        out = tmp_path / f"chunks-{chunk_size}" / "out.parquet"
+        out.parent.mkdir()
+        run_batch(BatchOptions(inputs=(source,), out=out, workers=1, chunk_size=chunk_size, screened_at=STAMP,
+                               progress="none"), batch_settings)
+        written.append(out.read_bytes())
+    assert written[0] == written[1]
+
+
+def test_csv_dialect_and_encoding_from_the_mapping(tmp_path: Path) -> None:
+    mapping_path = tmp_path / "map.yaml"
+    mapping_path.write_text("columns:\n  Ref: id\n  Empfänger: parties[consignee].name\n"
+                            "  Land: parties[consignee].country\nconstants:\n  kind: counterparty\n"
+                            "delimiter: ';'\nencoding: cp1252\n", encoding="utf-8")
+    export = tmp_path / "export.csv"
+    export.write_bytes("Ref;Empfänger;Land\nK-1;Café Nord, Ltd;FR\n".encode("cp1252"))
+    mapping = load_mapping(mapping_path)
+    source = open_input(export, mapping)
+    (raw,) = list(read_rows(source, mapping, 0, 0, 0))
+    task = ChunkTask(0, 0, str(export), source.kind, source.plan, [], PackSource("", (), ""), STAMP)
+    parsed, errors, _ = parse_payload(task, raw.payload)
+    assert errors == []
+    assert parsed == Record.model_validate({"id": "K-1", "kind": "counterparty", "parties": [
+        {"role": "consignee", "name": "Café Nord, Ltd", "country": "FR"}]})

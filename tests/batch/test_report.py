@@ -15,6 +15,10 @@ from service.settings import Settings
 from tests.batch.conftest import STAMP, write_jsonl
 
 
+def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:15]
+
+
 def test_report_and_summary_describe_the_run(tmp_path: Path, sample_records: list[Record], screener: Screener,
                                              batch_settings: Settings) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", sample_records)
@@ -35,22 +39,34 @@ def test_report_and_summary_describe_the_run(tmp_path: Path, sample_records: lis
     for result in results:
         for rule in {flag.rule for flag in result.flags}:
             rule_counts[rule] = rule_counts.get(rule, 0) + 1
-    top_rules = sorted(rule_counts.items(), key=lambda item: (-item[1], item[0]))[:15]
-    assert [(r["rule"], r["records"]) for r in summary["top_rules"]] == top_rules
-    assert summary["top_entries"], "the sample names listed parties"
+    assert [(r["rule"], r["records"]) for r in summary["top_rules"]] == _top(rule_counts)
+    entries: dict[str, int] = {}
+    goods: dict[str, int] = {}
+    for result in results:
+        if result.decision.value == "clear":
+            continue
+        cited = [e for flag in result.flags for e in flag.evidence if e.entry]
+        for entry in {e.entry for e in cited if e.list in screener.pack.party_lists}:
+            entries[entry] = entries.get(entry, 0) + 1
+        for entry in {e.entry for e in cited if e.list == "goods"}:
+            goods[entry] = goods.get(entry, 0) + 1
+    assert entries, "the sample names listed parties"
+    assert [(e["entry"], e["records"]) for e in summary["top_entries"]] == _top(entries)
+    assert [(g["entry"], g["records"]) for g in summary["top_goods"]] == _top(goods)
+    assert all(e["name"] == getattr(screener.pack.entry(e["entry"]), "name", None) for e in summary["top_entries"])
     destinations: dict[str, int] = {}
     for record, result in zip(sample_records, results, strict=True):
         if result.decision.value != "clear":
             country = destination_of(record, screener.resolve_country) or "(unknown)"
             destinations[country] = destinations.get(country, 0) + 1
-    top_destinations = sorted(destinations.items(), key=lambda item: (-item[1], item[0]))[:15]
-    assert [(d["country"], d["records"]) for d in summary["flagged_destinations"]] == top_destinations
+    assert [(d["country"], d["records"]) for d in summary["flagged_destinations"]] == _top(destinations)
     assert summary["run"]["screened_at"] == STAMP.isoformat()
     assert summary["run"]["exit_code"] == outcome.exit_code
 
     html = (reports / "night.html").read_text(encoding="utf-8")
-    assert html.count("<svg") == 4
-    for section in ("Decisions", "Top rules", "Top matched list entries", "Flagged destinations"):
+    assert html.count("<svg") == 5
+    for section in ("Decisions", "Top rules", "Top matched list entries", "Top goods concerns",
+                    "Flagged destinations"):
         assert f"<h2>{section}</h2>" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the report loads nothing from outside"
     assert "<script" not in html

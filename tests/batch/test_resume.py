@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,34 @@ def test_resume_without_journal_starts_a_new_run(tmp_path: Path, sample_records:
     assert outcome.exit_code is ExitCode.done
     assert not outcome.resumed
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 30
+
+
+def test_run_killed_while_finishing_resumes(tmp_path: Path, sample_records: list[Record],
+                                            batch_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = write_csv(tmp_path / "in.csv", sample_records[:80])
+    options = BatchOptions(inputs=(source,), out=tmp_path / "out.parquet", workers=1, chunk_size=30,
+                           screened_at=STAMP, progress="none")
+    reference = run_batch(replace(options, out=tmp_path / "reference.parquet"), batch_settings)
+    assert reference.exit_code is ExitCode.done
+
+    from service.batch import job, writers
+
+    def rename_one_then_die(paths: writers.OutputPaths) -> None:
+        first = paths.finals[0]
+        os.replace(writers.OutputPaths.partial(first), first)
+        raise OSError("power cut")
+
+    monkeypatch.setattr(job, "rename_finals", rename_one_then_die)
+    with pytest.raises(OSError, match="power cut"):
+        run_batch(options, batch_settings)
+    assert json.loads((tmp_path / "out.parquet.journal").read_text())["phase"] == "finalizing"
+    assert not (tmp_path / "out.parquet").exists()
+    monkeypatch.undo()
+
+    resumed = run_batch(replace(options, resume=True), batch_settings)
+    assert resumed.exit_code is ExitCode.done
+    assert resumed.resumed
+    assert (tmp_path / "out.parquet").read_bytes() == (tmp_path / "reference.parquet").read_bytes()
+    assert (tmp_path / "out.parquet.results.jsonl").read_bytes() == (
+        tmp_path / "reference.parquet.results.jsonl").read_bytes()
+    assert not (tmp_path / "out.parquet.journal").exists()
