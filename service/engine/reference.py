@@ -103,7 +103,7 @@ class NameWords:
     stop: frozenset[str]
     abbreviations: dict[str, tuple[str, ...]]
     name_variants: dict[str, str]
-    generic_deletions: dict[str, str] = field(default_factory=dict)
+    generic_deletions: frozenset[str] = frozenset()
     generic_known: frozenset[str] = frozenset()
     legal_form_words: frozenset[str] = frozenset()
     legal_form_deletions: frozenset[str] = frozenset()
@@ -176,7 +176,7 @@ def name_words() -> NameWords:
                 variants.setdefault(spelling, canonical)
     form_words = frozenset(t for form in forms for t in form.tokens if len(t) >= 2)
     known = generic | form_words
-    deletions = {word[:i] + word[i + 1:]: word for word in known if len(word) >= 5 for i in range(len(word))}
+    deletions = frozenset(word[:i] + word[i + 1:] for word in known if len(word) >= 5 for i in range(len(word)))
     return NameWords(legal_forms=forms, legal_form_first_tokens=by_first, generic=generic, stop=stop,
                      abbreviations=abbreviations, name_variants=variants, generic_deletions=deletions,
                      generic_known=frozenset(known), legal_form_words=form_words,
