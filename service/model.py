@@ -216,6 +216,9 @@ class Evidence(BaseModel):
                              examples=["curated"])
     score: float = Field(ge=0, le=1, description="Strength of the match, 0 to 1", examples=[0.97])
     method: str = Field(description="How it was matched", examples=["name-fuzzy"])
+    suppressed_by: str | None = Field(
+        default=None, description="Id of the allow-list entry that cleared this match (still reported, never "
+                                  "dropped); None when the match counts")
 
 
 class Flag(BaseModel):
@@ -230,6 +233,8 @@ class Flag(BaseModel):
     reason: str
     evidence: list[Evidence]
     sources: list[str] = Field(description="Source ids (see seeds/) of the rule and of the entries matched")
+    suppressed: bool = Field(default=False, description="True when allow-list entries cleared every match of "
+                                                        "this flag; a suppressed flag does not count in the decision")
 
 
 class PackInfo(BaseModel):
