@@ -25,6 +25,8 @@ from service.engine.normalise import digits_only, is_arabic_script, skeleton, to
 from service.model import Goods
 from service.rulepack.spec import GoodsSpec
 
+_TEXT_CACHE_SIZE = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class GoodsHit:
@@ -163,6 +165,8 @@ class GoodsIndex:
             for pattern in entry.part_numbers:
                 self._part_numbers.append((index, re.compile(pattern, re.IGNORECASE)))
         self._depths = sorted({len(code) for code in self._codes})
+        # Descriptions repeat across a day's shipments ("ball bearings", "spare parts"): match each text once.
+        self._text_cache: dict[str, list[tuple[GoodsSpec, str, str, float]]] = {}
 
     def match_goods(self, line: Goods, position: int) -> list[GoodsHit]:
         """Matches of one goods line, with partial ("ex") codes confirmed or not by the same line."""
@@ -189,9 +193,17 @@ class GoodsIndex:
 
     def match_text(self, text: str, field: str) -> list[GoodsHit]:
         """Keyword matches in free text (a goods description or the declared end use)."""
+        found = self._text_cache.get(text)
+        if found is None:
+            found = self._match_text(text)
+            if len(self._text_cache) < _TEXT_CACHE_SIZE:
+                self._text_cache[text] = found
+        return [GoodsHit(entry, field, text, matched, method, score) for entry, matched, method, score in found]
+
+    def _match_text(self, text: str) -> list[tuple[GoodsSpec, str, str, float]]:
         arabic = is_arabic_script(text)
         words = [stem(w) for w in tokens(text)]
-        hits: list[GoodsHit] = []
+        hits: list[tuple[GoodsSpec, str, str, float]] = []
         cancelled: set[int] = set()
         for phrase in self._keywords.find(words, arabic):
             if phrase.entry in cancelled:
@@ -201,8 +213,8 @@ class GoodsIndex:
                 cancelled.add(phrase.entry)
                 continue
             exact = " ".join(phrase.words) in " ".join(words)
-            hits.append(GoodsHit(self.entries[phrase.entry], field, text, phrase.text,
-                                 "keyword" if exact else "keyword-fuzzy", 0.9 if exact else 0.8))
+            hits.append((self.entries[phrase.entry], phrase.text, "keyword" if exact else "keyword-fuzzy",
+                         0.9 if exact else 0.8))
         return hits
 
 

@@ -32,6 +32,7 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
 CANDIDATES = 12
+_LIKE_CACHE_SIZE = 200_000
 PREFILTER_CUTOFF = 72
 TYPO_CREDIT = 0.8
 UNVERIFIED_FACTOR = 0.92
@@ -96,6 +97,7 @@ class NameIndex:
         self._deletes: dict[str, set[str]] = defaultdict(set)
         self._whole: dict[str, list[int]] = defaultdict(list)
         self._initials: dict[str, list[int]] = defaultdict(list)
+        self._like_cache: dict[str, set[str]] = {}
         for entry_index, entry in enumerate(self.entries):
             spec = entry.spec
             aliases: list[tuple[str, AliasQuality]] = [(spec.name, AliasQuality.strong)]
@@ -135,6 +137,16 @@ class NameIndex:
         return len(self.names)
 
     def _words_like(self, word: str) -> set[str]:
+        """Listed words equal to ``word`` or one edit from it (remembered: queries share most words)."""
+        cached = self._like_cache.get(word)
+        if cached is not None:
+            return cached
+        found = self._find_words_like(word)
+        if len(self._like_cache) < _LIKE_CACHE_SIZE:
+            self._like_cache[word] = found
+        return found
+
+    def _find_words_like(self, word: str) -> set[str]:
         found = {word}
         if len(word) >= 4 and not word.isdigit():
             found |= self._deletes.get(word, set())
