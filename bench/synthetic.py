@@ -33,15 +33,38 @@ def word(rng: random.Random) -> str:
     return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3))) + rng.choice(_CODAS)
 
 
+class Vocabulary:
+    """Made-up words drawn with a long-tailed (Zipf-like) frequency, as words recur across real company and
+    person names: most names are new combinations, but their words have been seen before."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        rng = random.Random(seed)
+        self.words = [word(rng).capitalize() for _ in range(size)]
+        self.weights = [1.0 / (rank + 10) for rank in range(size)]
+
+    def pick(self, rng: random.Random, count: int) -> list[str]:
+        return rng.choices(self.words, weights=self.weights, k=count)
+
+
+_VOCABULARY: dict[int, Vocabulary] = {}
+
+
+def vocabulary(seed: int = 5, size: int = 30_000) -> Vocabulary:
+    if seed not in _VOCABULARY:
+        _VOCABULARY[seed] = Vocabulary(size, seed)
+    return _VOCABULARY[seed]
+
+
 def company_name(rng: random.Random) -> str:
-    words = [word(rng).capitalize() for _ in range(rng.randint(1, 3))]
+    words = vocabulary().pick(rng, rng.randint(1, 3))
     if rng.random() < 0.5:
         words.append(rng.choice(_GENERIC).title())
     return " ".join(words) + " " + rng.choice(_FORMS)
 
 
 def person_name(rng: random.Random) -> str:
-    return f"{word(rng).capitalize()} {word(rng).capitalize()}{rng.choice(['ov', 'ev', 'i', 'ani', 'son', ''])}"
+    given, family = vocabulary().pick(rng, 2)
+    return f"{given} {family}{rng.choice(['ov', 'ev', 'i', 'ani', 'son', ''])}"
 
 
 def records(count: int, seed: int = 7) -> list[dict[str, Any]]:

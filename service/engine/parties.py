@@ -32,6 +32,7 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
 CANDIDATES = 12
+_RARE_POSTING = 150
 _LIKE_CACHE_SIZE = 200_000
 PREFILTER_CUTOFF = 72
 TYPO_CREDIT = 0.8
@@ -93,6 +94,8 @@ class NameIndex:
         self.names: list[IndexedName] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._name_weight: list[float] = []
+        self._word_weight: list[dict[str, float]] = []
+        self._name_words: list[frozenset[str]] = []
         self._sorted_text: list[str] = []
         self._deletes: dict[str, set[str]] = defaultdict(set)
         self._whole: dict[str, list[int]] = defaultdict(list)
@@ -118,6 +121,12 @@ class NameIndex:
         name_id = len(self.names)
         self.names.append(name)
         self._name_weight.append(sum(name.key.weights) or 1.0)
+        word_weight: dict[str, float] = {}
+        for word, skel, weight in zip(name.key.tokens, name.key.skeletons, name.key.weights, strict=True):
+            word_weight[word] = max(weight, word_weight.get(word, 0.0))
+            word_weight["~" + skel] = max(weight, word_weight.get("~" + skel, 0.0))
+        self._word_weight.append(word_weight)
+        self._name_words.append(frozenset(word_weight))
         self._sorted_text.append(" ".join(name.key.sorted_tokens))
         self._whole[name.key.joined].append(name_id)
         if name.quality is AliasQuality.weak:
@@ -172,34 +181,54 @@ class NameIndex:
         skipped = 0.0  # weight of generic words not used for retrieval: assume they match (an upper bound)
         long_total = 0.0
         hit_long: dict[int, float] = defaultdict(float)
+        words: list[tuple[int, list[str], list[list[tuple[int, float]]], float, bool]] = []
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
                 skipped += weight
                 continue
-            is_long = len(word) >= 2 and not word.isdigit()
-            hits: dict[int, float] = {}
-            for like in self._words_like(word):
-                posting = self._postings.get(like, ())
-                if len(posting) <= _COMMON_POSTING or not distinctive:
-                    hits.update(posting)
-            if len(skel) >= 3 or (key.arabic and len(skel) >= 2):
-                posting = self._postings.get("~" + skel, ())
-                if len(posting) <= _COMMON_POSTING:
-                    hits.update(posting)
-            if is_long:
+            # A query word that is itself a listed word is spelt as listed: names without it will not match it by
+            # two typos. Only a word no listed name contains earns the typo credit below.
+            unknown = len(word) >= 2 and not word.isdigit() and word not in self._postings
+            if unknown:
                 long_total += weight
+            keys = list(self._words_like(word))
+            if len(skel) >= 3 or (key.arabic and len(skel) >= 2):
+                keys.append("~" + skel)
+            postings = [p for k in keys if (p := self._postings.get(k)) is not None
+                        and (len(p) <= _COMMON_POSTING or not distinctive)]
+            size = sum(len(p) for p in postings)
+            words.append((size, keys, postings, weight, unknown))
+        # Rare words first: their postings are short and name the candidates. A common word (a frequent surname,
+        # a brand every list repeats) then only adds support to candidates already found, unless no rare word
+        # found any: walking its long posting list for every query would cost more than all the rest.
+        words.sort(key=lambda item: item[0])
+        for size, keys, postings, weight, unknown in words:
+            if size > _RARE_POSTING and support_q:
+                wanted = set(keys)
+                for name_id in list(support_q):
+                    common = wanted & self._name_words[name_id]
+                    if common:
+                        support_q[name_id] += weight
+                        support_l[name_id] += max(self._word_weight[name_id][w] for w in common)
+                continue
+            hits: dict[int, float] = {}
+            for posting in postings:
+                hits.update(posting)
             for name_id, listed_weight in hits.items():
                 support_q[name_id] += weight
                 support_l[name_id] += listed_weight
-                if is_long:
+                if unknown:
                     hit_long[name_id] += weight
         total_q = sum(key.weights) or 1.0
+        name_weight = self._name_weight
         viable: list[int] = []
         for name_id, shared in support_q.items():
             # A long query word that did not reach this name may still match it with two typos.
-            maybe = skipped + TYPO_CREDIT * (long_total - hit_long[name_id])
-            listed_share = (support_l[name_id] + maybe) / self._name_weight[name_id]
-            bound = 0.6 * min(1.0, (shared + maybe) / total_q) + 0.4 * min(1.0, listed_share)
+            maybe = skipped + TYPO_CREDIT * (long_total - hit_long.get(name_id, 0.0))
+            query_share = (shared + maybe) / total_q
+            listed_share = (support_l[name_id] + maybe) / name_weight[name_id]
+            bound = 0.6 * (query_share if query_share < 1.0 else 1.0) + 0.4 * (
+                listed_share if listed_share < 1.0 else 1.0)
             if bound >= floor:
                 viable.append(name_id)
         if len(viable) <= limit:
