@@ -2,12 +2,16 @@
 screening log on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/load.py [--clients 1,8,32] [--duration 15] [--stores sqlite,postgresql]
-                                   [--workers 1] [--records 5000]
+                                   [--workers 1] [--records 5000] [--rate 400]
 
 For each store it starts ``screening serve`` on a free loopback port with a fresh store (a temporary SQLite
 file, or a scratch schema on the PostgreSQL server named by SCREENING_TEST_POSTGRES_URL, dropped after), makes
 a screener key, then runs each concurrency level for ``--duration`` seconds after a short warm-up. Clients
-keep one HTTP/1.1 connection each and send a request as soon as the previous answer arrived (closed loop).
+keep one HTTP/1.1 connection each and send a request as soon as the previous answer arrived (closed loop):
+that measures the most the server can do, and at saturation the latency is simply clients / throughput.
+With ``--rate R`` the highest level is run a second time open-loop: the clients together send R requests a second
+on a fixed schedule, and latency counts from the scheduled time (so a slow answer that delays the next
+request is charged to it: no coordinated omission). That answers "at R requests/s, what is the p99?".
 
 The load generator is a few lines of asyncio over raw sockets rather than an HTTP library, because it shares
 the machine's cores with the server: a heavy client would take CPU from the server and measure itself.
@@ -45,6 +49,7 @@ SERVE = "from service.api.commands import register; import typer; app = typer.Ty
 @dataclass
 class Outcome:
     store: str
+    mode: str
     clients: int
     requests: int
     errors: int
@@ -141,22 +146,32 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run_level(port: int, payloads: list[bytes], clients: int, warmup: float, duration: float,
-                    store: str) -> Outcome:
+                    store: str, rate: float | None = None) -> Outcome:
+    """Run ``clients`` connections for warm-up + ``duration`` seconds; closed loop, or open loop at ``rate``."""
     latencies: list[float] = []
     errors = 0
     counted = 0
     measuring = False
     stop = False
 
-    async def client(offset: int) -> None:
+    async def client(number: int) -> None:
         nonlocal errors, counted
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        index = offset
+        index = number * 7919  # each client walks the records from its own place
+        interval = clients / rate if rate else 0.0
+        scheduled = time.perf_counter() + number * interval / clients  # evenly spread, not in bursts
         try:
             while not stop:
                 payload = payloads[index % len(payloads)]
                 index += clients
-                started = time.perf_counter()
+                if rate:
+                    delay = scheduled - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    started = scheduled
+                    scheduled += interval
+                else:
+                    started = time.perf_counter()
                 writer.write(payload)
                 status = await read_response(reader)
                 elapsed = time.perf_counter() - started
@@ -168,7 +183,7 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
         finally:
             writer.close()
 
-    tasks = [asyncio.create_task(client(n * 7919)) for n in range(clients)]
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
     await asyncio.sleep(warmup)
     measuring = True
     started = time.perf_counter()
@@ -177,7 +192,7 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
     seconds = time.perf_counter() - started
     stop = True
     await asyncio.gather(*tasks)
-    return Outcome(store, clients, counted, errors, seconds, latencies)
+    return Outcome(store, f"open {rate:.0f}/s" if rate else "closed", clients, counted, errors, seconds, latencies)
 
 
 def main() -> None:
@@ -188,6 +203,7 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--records", type=int, default=5000, help="distinct records cycled through")
+    parser.add_argument("--rate", type=float, default=None, help="also run open-loop at this many requests/s")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     outcomes: list[Outcome] = []
@@ -197,18 +213,21 @@ def main() -> None:
         with store_url(store) as url, tempfile.TemporaryDirectory() as data_dir, \
                 server(url, args.workers, Path(data_dir)) as (port, key):
             payloads = encode_requests(key, args.records)
-            for clients in levels:
-                outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store))
-                outcomes.append(outcome)
-                print(f"  {store:10} {clients:3} clients: {outcome.rate:7.1f} req/s  "
-                      f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
-                      f"errors {outcome.errors}", flush=True)
+            for rate in [None, args.rate] if args.rate else [None]:
+                # Open loop only at the highest concurrency: one connection cannot carry R/s alone.
+                for clients in levels if rate is None else [max(levels)]:
+                    outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store,
+                                                    rate))
+                    outcomes.append(outcome)
+                    print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
+                          f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
+                          f"errors {outcome.errors}", flush=True)
     print()
-    print("| store | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for o in outcomes:
         mean = statistics.fmean(o.latencies) * 1000 if o.latencies else float("nan")
-        print(f"| {o.store} | {o.clients} | {o.requests} | {o.rate:.0f} | {o.percentile(0.5):.1f} | "
+        print(f"| {o.store} | {o.mode} | {o.clients} | {o.requests} | {o.rate:.0f} | {o.percentile(0.5):.1f} | "
               f"{o.percentile(0.99):.1f} | {mean:.1f} | {o.errors} |")
 
 

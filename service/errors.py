@@ -8,6 +8,7 @@
      ├── AuthError                 no or unknown credentials
      │    └── PermissionDenied     known credentials, but the role does not allow the action
      ├── BatchError                a batch job cannot run (bad arguments, unreadable input)
+     ├── WorkflowError             a review action the alert's state or the four-eyes rule does not allow
      └── ListImportError           an official sanctions list file cannot be imported
 
 Adapters translate these into their own vocabulary (HTTP status codes, exit codes); the core raises
@@ -74,6 +75,10 @@ class PermissionDenied(AuthError):
 
 class BatchError(ScreeningError):
     """A batch job cannot run."""
+
+
+class WorkflowError(ScreeningError):
+    """A review action that the alert's current state, or the four-eyes rule, does not allow."""
 
 
 class ListImportError(ScreeningError):

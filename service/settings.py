@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         None, description="Imported official lists to screen with, as a JSON array of list names "
                           "(default: the pack's imported_lists; [] for none).")
 
+    login_max_failures: int = Field(5, ge=1, description="Failed logins in a row that lock a user out.")
+    login_lockout_minutes: int = Field(15, ge=1, description="How long a locked-out user must wait.")
+    session_hours: int = Field(12, ge=1, description="How long a UI login lasts.")
+    allow_list_days: int = Field(365, ge=1, description="Default lifetime of an allow-list entry, in days.")
+
     def resolved_database_url(self) -> str:
         """The store URL: the configured one, or a SQLite file inside data_dir."""
         if self.database_url:

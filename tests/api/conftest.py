@@ -91,11 +91,13 @@ def loaded_pack(bundled_pack: Pack, screener: Screener) -> LoadedPack:
 
 
 def start_api(stack: ExitStack, data_dir: Path, pack: LoadedPack | None, *, with_keys: bool = True,
-              **overrides: Any) -> Api:
-    """Start an app whose store lives in ``data_dir``; it stops when ``stack`` closes."""
+              app_options: dict[str, Any] | None = None, **overrides: Any) -> Api:
+    """Start an app whose store lives in ``data_dir``; it stops when ``stack`` closes. ``overrides`` are
+    settings, ``app_options`` keyword arguments of ``create_app``."""
     overrides.setdefault("data_dir", data_dir)
     settings = Settings(**overrides)
-    api = stack.enter_context(running(create_app(settings, pack=pack, pack_sync_seconds=0.2)))
+    app = create_app(settings, pack=pack, pack_sync_seconds=0.2, **(app_options or {}))
+    api = stack.enter_context(running(app))
     if with_keys:
         keys = ApiKeyRepository(api.runtime.database)
         for role in Role:
@@ -110,8 +112,10 @@ def make_api(tmp_path: Path, loaded_pack: LoadedPack) -> Iterator[Callable[..., 
     """Build and start apps with setting overrides; every role gets a key named after it, and the key named
     ``revoked`` is an admin key that was revoked."""
     with ExitStack() as stack:
-        def make(*, pack: LoadedPack | None = loaded_pack, with_keys: bool = True, **overrides: Any) -> Api:
-            return start_api(stack, tmp_path / "data", pack, with_keys=with_keys, **overrides)
+        def make(*, pack: LoadedPack | None = loaded_pack, with_keys: bool = True,
+                 app_options: dict[str, Any] | None = None, **overrides: Any) -> Api:
+            return start_api(stack, tmp_path / "data", pack, with_keys=with_keys, app_options=app_options,
+                             **overrides)
 
         yield make
 

@@ -33,7 +33,7 @@ def test_readyz_is_503_when_the_store_is_gone(pg_api: Api) -> None:
 
 
 def test_readyz_is_503_when_the_log_writer_stopped(api: Api) -> None:
-    api.runtime.writer.close()
+    api.call(api.runtime.writer.close)
     response = api.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["log_writer"] == "stopped"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import make_url
 
 from service.rulepack.spec import GoodsSpec, PortSpec
 from service.store import ScreeningFilter
@@ -168,31 +170,38 @@ def test_reloads_under_load_fail_no_request(make_api: Callable[..., Api], pack_c
 
 def test_a_batch_in_flight_finishes_on_the_pack_it_started_with(make_api: Callable[..., Api],
                                                                 pack_copy: Path) -> None:
+    """A batch is held in flight (its log commit waits on a store lock taken by the test) while a new pack is
+    swapped in; every one of its results still comes from the pack it started with."""
     api = make_api(pack_path=pack_copy, pack=None)
     old_digest = api.runtime.holder.current.pack.info.digest
     screener = {"Authorization": f"Bearer {api.keys['screener']}"}
-    admin = {"Authorization": f"Bearer {api.keys['admin']}"}
-    records = [clear_record(f"inflight-{i}") for i in range(1000)]
+    records = [clear_record(f"inflight-{i}") for i in range(200)]
+    database_file = make_url(api.runtime.database.url).database
+    assert database_file
 
-    async def race() -> tuple[httpx.Response, httpx.Response, float]:
+    async def race() -> tuple[httpx.Response, str, float]:
         batch = asyncio.create_task(api.client.post("/v1/screen/batch", json={"records": records},
                                                     headers=screener, timeout=120))
-        # Wait until the batch has logged its first chunk: it holds its pack by then.
         while not await asyncio.to_thread(api.runtime.screenings.list, ScreeningFilter(record_id="inflight-0")):
-            await asyncio.sleep(0.01)
-        await asyncio.to_thread(set_version, pack_copy, "swapped")
-        reload = await api.client.post("/v1/pack/reload", headers=admin)
-        swapped_at = time.time()
-        return await batch, reload, swapped_at
+            await asyncio.sleep(0.005)
+        blocker = sqlite3.connect(database_file, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the batch's next log commit now waits: it is held in flight
+        try:
+            await asyncio.to_thread(set_version, pack_copy, "swapped")
+            _, current = await asyncio.to_thread(api.runtime.holder.reload)
+            swapped_at = time.time()
+            assert not batch.done()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return await batch, current.pack.info.digest, swapped_at
 
-    batch, reload, swapped_at = api.call(race)
-    assert reload.status_code == 200
-    new_digest = reload.json()["current"]["digest"]
+    batch, new_digest, swapped_at = api.call(race)
+    assert batch.status_code == 200, batch.text
     assert new_digest != old_digest
     results = batch.json()["results"]
     assert {r["pack"]["digest"] for r in results} == {old_digest}
-    last = api.runtime.screenings.get(results[-1]["screening_id"])
-    assert last.screened_at.timestamp() > swapped_at - 0.05, "the batch ended before the swap; make it longer"
+    assert api.runtime.screenings.get(results[-1]["screening_id"]).screened_at.timestamp() > swapped_at
     after = api.post("/v1/screen", role="screener", json=clear_record("after")).json()
     assert after["pack"]["digest"] == new_digest
 

@@ -90,3 +90,14 @@ def test_status_of_an_empty_data_folder(tmp_path: Path) -> None:
 def test_imported_at_defaults_to_now(fixtures: Path) -> None:
     compiled = import_list("un", fixtures / "un")
     assert datetime.now(UTC) - compiled.meta.imported_at < timedelta(minutes=5)
+
+
+def test_public_names() -> None:
+    import service.lists
+
+    assert sorted(service.lists.__all__) == sorted([
+        "IMPORTER_VERSION", "SOURCES", "CompiledList", "EntryChange", "ListDiff", "ListMeta", "ListName",
+        "ListStatus", "compiled_path", "diff_lists", "import_list", "list_status", "load_compiled_list",
+        "load_compiled_lists", "read_list_meta", "save_compiled_list", "stale_lists"])
+    assert all(hasattr(service.lists, name) for name in service.lists.__all__)
+    assert set(service.lists.SOURCES) == {"ofac-sdn", "ofac-cons", "us-csl", "uk", "un", "eu", "opensanctions"}

@@ -1,16 +1,26 @@
-"""The log writer commits what queued up together, fails only the submission at fault, and writes
-everything submitted before ``close()``."""
+"""The log writers (a thread for synchronous callers, an event-loop one for the API) commit what queued up
+together, fail only the submission at fault, and write everything submitted before ``close()``."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from service.errors import StoreError
-from service.store import Database, ScreeningFilter, ScreeningRepository, ScreeningWriter
+from service.store import (
+    AsyncScreeningWriter,
+    Database,
+    ScreeningFilter,
+    ScreeningRepository,
+    ScreeningWriter,
+    upgrade_database,
+)
 from tests.store.test_screenings import screening
 
 
@@ -94,3 +104,104 @@ def test_a_waiting_caller_cannot_cancel_the_write(database: Database) -> None:
     writer.start()
     writer.close()
     assert repository.get(row["id"]).id == row["id"]
+
+
+# --- the event-loop writer used by the API -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("try_on_loop", [True, False], ids=["on-loop", "in-thread"])
+def test_async_writer_commits_concurrent_requests_together(database: Database, try_on_loop: bool) -> None:
+    repository = ScreeningRepository(database)
+    batches: list[int] = []
+    writer = AsyncScreeningWriter(repository, try_on_loop=try_on_loop,
+                                  on_batch=lambda rows, _seconds: batches.append(rows))
+
+    async def run() -> None:
+        await asyncio.gather(*(writer.write([screening(datetime.now(UTC))]) for _ in range(200)))
+        await writer.close()
+
+    asyncio.run(run())
+    assert len(repository.list(ScreeningFilter(), limit=1000)) == 200
+    assert sum(batches) == 200
+    assert len(batches) < 200
+    assert writer.pending_rows == 0
+    assert not writer.alive
+
+
+@pytest.mark.parametrize("try_on_loop", [True, False], ids=["on-loop", "in-thread"])
+def test_async_writer_fails_only_the_bad_submission(database: Database, try_on_loop: bool) -> None:
+    repository = ScreeningRepository(database)
+    existing = screening(datetime.now(UTC))
+    repository.add_many([existing])
+    writer = AsyncScreeningWriter(repository, try_on_loop=try_on_loop)
+
+    async def run() -> list[BaseException | None]:
+        outcomes = await asyncio.gather(writer.write([screening(datetime.now(UTC))]), writer.write([existing]),
+                                        writer.write([screening(datetime.now(UTC))]), return_exceptions=True)
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    good, bad, also_good = asyncio.run(run())
+    assert good is None
+    assert also_good is None
+    assert isinstance(bad, StoreError)
+    assert len(repository.list(ScreeningFilter())) == 3
+
+
+def test_async_writer_keeps_writing_when_the_caller_gives_up(database: Database) -> None:
+    repository = ScreeningRepository(database)
+    writer = AsyncScreeningWriter(repository, try_on_loop=False)
+    rows = [screening(datetime.now(UTC)) for _ in range(20)]
+
+    async def run() -> None:
+        task = asyncio.create_task(writer.write(rows))
+        await asyncio.sleep(0)
+        task.cancel()  # a client that disconnects
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await writer.close()  # closing waits for the write already queued
+
+    asyncio.run(run())
+    assert len(repository.list(ScreeningFilter(), limit=100)) == 20
+
+
+def test_async_writer_refuses_rows_after_close(database: Database) -> None:
+    writer = AsyncScreeningWriter(ScreeningRepository(database), try_on_loop=True)
+
+    async def run() -> None:
+        await writer.close()
+        with pytest.raises(StoreError, match="closed"):
+            await writer.write([screening(datetime.now(UTC))])
+
+    asyncio.run(run())
+
+
+def test_sqlite_write_does_not_wait_on_the_loop_for_a_held_lock(tmp_path: Path) -> None:
+    """Another connection holds SQLite's write lock: the on-loop attempt gives up at once, the rows are
+    written from a thread once the lock is released, and the loop stays free meanwhile."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    upgrade_database(url)
+    database = Database(url)
+    repository = ScreeningRepository(database)
+    row = screening(datetime.now(UTC))
+    blocker = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    assert repository.add_many([row], wait_for_lock=False) is False
+    writer = AsyncScreeningWriter(repository, try_on_loop=True)
+
+    async def run() -> int:
+        ticks = 0
+        write = asyncio.create_task(writer.write([row]))
+        while ticks < 20:  # the loop keeps turning while the write waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done()
+        await asyncio.to_thread(blocker.execute, "ROLLBACK")
+        await write
+        return ticks
+
+    try:
+        assert asyncio.run(run()) == 20
+        assert repository.get(row["id"]).id == row["id"]
+    finally:
+        blocker.close()
+        database.dispose()

@@ -1,0 +1,196 @@
+"""The app factory: ``create_app(settings)`` wires routes, errors and middleware; its lifespan opens the
+store, hands out the first admin key, loads the pack and starts the log writer, and undoes it all at
+shutdown (writing every screening still queued)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.api.errors import install_error_handlers
+from service.api.metrics import Metrics
+from service.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from service.api.packs import LoadedPack, PackHolder, load_configured_pack
+from service.api.routes import ROUTERS
+from service.api.runtime import Runtime
+from service.errors import PackError, StoreError
+from service.review.web import install_review_ui
+from service.settings import Settings
+from service.store import (
+    ApiKeyRepository,
+    AsyncScreeningWriter,
+    Database,
+    IssuedKey,
+    PackLoadRepository,
+    ScreeningRepository,
+    open_database,
+)
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Screens shipments and counterparties against sanctions and export-control rules for the Iran-Russia
+military drone supply chain, and keeps a log of every screening: who asked, what was asked, which pack
+version answered, what came back.
+
+Authenticate with an API key: `Authorization: Bearer <key>`. Roles: **screener** (screen, read its own
+log), **reviewer** and **approver** (read the pack entries and the whole log), **admin** (everything,
+including pack reloads and keys). Every error has the same body: `detail`, `code`, `errors[]`.
+"""
+
+TAGS = [
+    {"name": "screening", "description": "Screen records (one or a batch)."},
+    {"name": "screening log", "description": "Every screening, as it happened."},
+    {"name": "pack", "description": "The rule pack serving screenings: describe, look up entries, reload."},
+    {"name": "keys", "description": "API keys (admin)."},
+    {"name": "alerts", "description": "The review queue and reviewers' actions (reviewer, approver, admin)."},
+    {"name": "audit", "description": "The append-only audit trail, as JSON or CSV (approver, admin)."},
+    {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
+]
+
+
+def announce_first_key(issued: IssuedKey) -> None:
+    """Show the first admin key once: a log line saying so, then the key alone on a plain line."""
+    log.warning("no API key existed: created an admin key; it is printed below once and never again",
+                extra={"key_id": issued.key.id, "key_prefix": issued.key.prefix})
+    print(f"First admin API key (store it now, it is not shown again): {issued.secret}", file=sys.stderr,
+          flush=True)
+
+
+def ensure_first_key(database: Database) -> IssuedKey | None:
+    """Create and announce the first admin key if the store never had one (race-safe across workers)."""
+    issued = ApiKeyRepository(database).create_bootstrap_admin()
+    if issued is not None:
+        announce_first_key(issued)
+    return issued
+
+
+def start_runtime(settings: Settings, metrics: Metrics, preloaded: LoadedPack | None) -> Runtime:
+    """Open the store (migrating it), load the pack and start the log writer. Blocking."""
+    if settings.auth == "disabled":
+        log.warning("AUTHENTICATION IS DISABLED (SCREENING_AUTH=disabled): anyone reaching this port can "
+                    "screen, read the whole screening log, reload the pack and manage keys. "
+                    "Use this for local development only.")
+    database = open_database(settings.resolved_database_url())
+    try:
+        if settings.auth == "enabled":
+            ensure_first_key(database)
+        loaded = preloaded or LoadedPack.build(load_configured_pack(settings))
+        pack_loads = PackLoadRepository(database)
+        latest = pack_loads.latest()
+    except (PackError, StoreError):
+        database.dispose()
+        raise
+    # Where the log is written was measured with bench/load.py: see service/store/writer.py.
+    writer = AsyncScreeningWriter(ScreeningRepository(database), try_on_loop=database.dialect == "sqlite",
+                                  on_batch=metrics.observe_log_batch)
+    metrics.set_pack(loaded.pack.info, loaded.pack.loaded_at.timestamp())
+    metrics.watch_pending_rows(lambda: writer.pending_rows)
+    log.info("ready to screen", extra={"pack_name": loaded.pack.info.name, "pack_version": loaded.pack.info.version,
+                                       "pack_digest": loaded.pack.info.digest, "store": database.dialect})
+    return Runtime(settings=settings, metrics=metrics, database=database, keys=ApiKeyRepository(database),
+                   screenings=ScreeningRepository(database), pack_loads=pack_loads, writer=writer,
+                   holder=PackHolder(loaded, lambda: load_configured_pack(settings)),
+                   last_pack_load_id=latest.id if latest else 0)
+
+
+def stop_runtime(runtime: Runtime) -> None:
+    """Close the store (after the log writer has been closed). Blocking."""
+    runtime.database.dispose()
+
+
+async def follow_pack_reloads(runtime: Runtime, interval: float) -> None:
+    """Reload when another worker of this server has reloaded the pack (seen in the pack_loads table)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            latest = await asyncio.to_thread(runtime.pack_loads.latest)
+        except StoreError as exc:
+            log.warning("cannot check for pack reloads: %s", exc)
+            continue
+        if latest is None or latest.id <= runtime.last_pack_load_id:
+            continue
+        runtime.last_pack_load_id = latest.id
+        if latest.digest == runtime.holder.current.pack.info.digest:
+            continue
+        async with runtime.reload_lock:
+            try:
+                _, current = await asyncio.to_thread(runtime.holder.reload)
+            except PackError as exc:
+                runtime.metrics.pack_reloads.labels("invalid").inc()
+                log.error("another worker reloaded the pack but it does not load here; keeping the current "
+                          "one: %s", exc)
+                continue
+        runtime.metrics.pack_reloads.labels("followed").inc()
+        runtime.metrics.set_pack(current.pack.info, current.pack.loaded_at.timestamp())
+
+
+def create_app(settings: Settings, *, pack: LoadedPack | None = None, pack_sync_seconds: float = 5.0,
+               freeze_gc: bool = False) -> FastAPI:
+    """Build the screening API for ``settings``.
+
+    ``pack`` supplies an already built (pack, screener) pair instead of loading ``settings.pack_path`` at
+    start (tests and benchmarks share one). ``pack_sync_seconds`` is how often the app checks whether
+    another worker reloaded the pack. ``freeze_gc`` (for server processes, see ``freeze_garbage``) keeps the
+    pack's long-lived objects out of garbage collection.
+    """
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await asyncio.to_thread(start_runtime, settings, metrics, pack)
+        if freeze_gc:
+            freeze_garbage()
+            runtime.holder.after_swap = refreeze_garbage
+        app.state.runtime = runtime
+        follower = asyncio.create_task(follow_pack_reloads(runtime, pack_sync_seconds))
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            await runtime.writer.close()
+            await asyncio.to_thread(stop_runtime, runtime)
+            log.info("stopped; screening log flushed")
+
+    app = FastAPI(title="Drone supply-chain screening API", version=__version__, description=DESCRIPTION,
+                  openapi_tags=TAGS, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_review_ui(app)
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # added last = outermost
+    return app
+
+
+def freeze_garbage() -> None:
+    """Move every object alive now (the pack, its indexes, the app) out of the collector's reach.
+
+    A full collection walks every tracked object; with the pack's indexes loaded that is tens of
+    milliseconds with the whole process stopped, which showed as the p99 of bench/load.py. Frozen objects
+    are still freed by reference counting when dropped.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def refreeze_garbage() -> None:
+    """After a pack swap: let the old pack be collected, then freeze the new one."""
+    gc.unfreeze()
+    freeze_garbage()
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and the workers of ``screening serve --workers N``."""
+    return create_app(Settings(), freeze_gc=True)
+

@@ -1,0 +1,7 @@
+"""One router per resource, each with its prefix and tags."""
+
+from service.api.routes import alerts, audit, health, keys, pack, screen, screenings
+
+ROUTERS = [screen.router, screenings.router, pack.router, keys.router, alerts.router, audit.router, health.router]
+
+__all__ = ["ROUTERS"]

@@ -1,0 +1,107 @@
+"""The screening log: one row per screening, written in batches, read back by id or by filters.
+
+Screening ids are UUIDv7 strings: they start with the time in milliseconds, so sorting by id sorts by time
+and a page of the log is a simple keyset range on the primary key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
+
+from service.errors import NotFoundError
+from service.store.database import SQLITE_BUSY_TIMEOUT_MS, Database, store_errors
+from service.store.tables import Base, ScreeningRow
+
+_SCREENINGS = Base.metadata.tables[ScreeningRow.__tablename__]
+
+
+def new_screening_id(at: datetime | None = None) -> str:
+    """A UUIDv7 (RFC 9562) for a screening made at ``at`` (default now): 48 bits of Unix milliseconds,
+    then 74 random bits."""
+    millis = time.time_ns() // 1_000_000 if at is None else int(at.timestamp() * 1000)
+    value = (millis & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+@dataclass(frozen=True)
+class ScreeningFilter:
+    """What to list from the log; every field narrows the result."""
+
+    record_id: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    api_key_id: int | None = None
+    before_id: str | None = None
+
+
+class ScreeningRepository:
+    """Reads and batched writes of the screening log."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add_many(self, rows: Sequence[dict[str, Any]], *, wait_for_lock: bool = True) -> bool:
+        """Insert screenings (dicts keyed by ScreeningRow column names) in one transaction.
+
+        With ``wait_for_lock`` false, on SQLite, give up at once (returning False, nothing written) when
+        another connection holds the write lock, instead of waiting for it: the caller, on an event loop,
+        then retries from a thread. Returns True once written.
+        """
+        if not rows:
+            return True
+        with store_errors("writing the screening log"), self._db.engine.connect() as connection:
+            quick = not wait_for_lock and connection.dialect.name == "sqlite"
+            raw = connection.connection.dbapi_connection
+            if quick and raw is not None:
+                raw.execute("PRAGMA busy_timeout=0")
+            try:
+                # Core insert rather than the ORM's bulk path: the rows are plain dicts already, and this
+                # runs for every screening.
+                with connection.begin():
+                    connection.execute(insert(_SCREENINGS), list(rows))
+            except OperationalError as exc:
+                if quick and "locked" in str(exc.orig):
+                    return False
+                raise
+            finally:
+                if quick and raw is not None:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return True
+
+    def get(self, screening_id: str, *, api_key_id: int | None = None) -> ScreeningRow:
+        """The screening with this id; when ``api_key_id`` is given, only if that key asked for it."""
+        with self._db.session("reading the screening log") as session:
+            row = session.get(ScreeningRow, screening_id)
+            if row is None or (api_key_id is not None and row.api_key_id != api_key_id):
+                raise NotFoundError(f"no screening with id {screening_id}")
+            return row
+
+    def list(self, where: ScreeningFilter, *, limit: int = 100) -> list[ScreeningRow]:
+        """Screenings matching ``where``, newest first, at most ``limit``."""
+        statement = select(ScreeningRow).order_by(ScreeningRow.id.desc()).limit(limit)
+        if where.record_id is not None:
+            statement = statement.where(ScreeningRow.record_id == where.record_id)
+        if where.decision is not None:
+            statement = statement.where(ScreeningRow.decision == where.decision)
+        if where.since is not None:
+            statement = statement.where(ScreeningRow.screened_at >= where.since)
+        if where.until is not None:
+            statement = statement.where(ScreeningRow.screened_at < where.until)
+        if where.api_key_id is not None:
+            statement = statement.where(ScreeningRow.api_key_id == where.api_key_id)
+        if where.before_id is not None:
+            statement = statement.where(ScreeningRow.id < where.before_id)
+        with self._db.session("reading the screening log") as session:
+            return list(session.scalars(statement))
