@@ -211,11 +211,15 @@ def version() -> None:
 
 def _register_adapters() -> None:
     """Commands of the adapters (lists, API, batch), each in its own module."""
+    from service.api.commands import register as register_api
     from service.batch.commands import register as register_batch
     from service.lists.commands import register as register_lists
+    from service.review.commands import register as register_review
 
+    register_api(app)
     register_lists(app)
     register_batch(app)
+    register_review(app)
 
 
 _register_adapters()

@@ -273,7 +273,7 @@ def prepare_batch(options: BatchOptions, settings: Settings) -> PreparedRun:
     try:
         journal, resumed = _start_journal(plan)
         if options.store:
-            sink = StoreSink.open(settings, journal.run_id, journal.screened_at, resumed)
+            sink = StoreSink.open(settings, journal.run_id, journal.screened_at, resumed, plan.pack)
         runner: ChunkRunner | None = None
         if journal.phase == "running":
             runner = (LocalRunner(options.workers, plan.pack_source) if options.engine == "local"

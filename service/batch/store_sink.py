@@ -20,6 +20,7 @@ from service.batch.worker import FlaggedResult
 from service.errors import BatchError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
+    from service.rulepack import Pack
     from service.settings import Settings
     from service.store import Database, ScreeningRepository
 
@@ -41,8 +42,10 @@ class StoreSink:
     """Writes the flagged results of each chunk to the screening log."""
 
     def __init__(self, database: Database, repository: ScreeningRepository, run_id: str, screened_at: datetime,
-                 resumed: bool) -> None:
+                 resumed: bool, pack: Pack | None = None) -> None:
         self._database = database
+        # with the pack, allow-listed matches are marked suppressed before storing, and alerts are opened
+        self._pack = pack
         self._repository = repository
         self._run_id = run_id
         self._screened_at = screened_at
@@ -51,7 +54,8 @@ class StoreSink:
         self.written = 0
 
     @classmethod
-    def open(cls, settings: Settings, run_id: str, screened_at: datetime, resumed: bool) -> StoreSink:
+    def open(cls, settings: Settings, run_id: str, screened_at: datetime, resumed: bool,
+             pack: Pack | None = None) -> StoreSink:
         """Open (and migrate) the configured store; BatchError "store not available" when it cannot be used."""
         from service.store import ScreeningRepository, open_database
 
@@ -60,7 +64,7 @@ class StoreSink:
             database.ping()
         except StoreError as exc:
             raise BatchError(f"--store: store not available: {exc}") from None
-        return cls(database, ScreeningRepository(database), run_id, screened_at, resumed)
+        return cls(database, ScreeningRepository(database), run_id, screened_at, resumed, pack)
 
     def _row(self, flagged: FlaggedResult) -> dict[str, Any]:
         result = flagged.result
@@ -81,7 +85,10 @@ class StoreSink:
 
     def write(self, flagged: Sequence[FlaggedResult]) -> None:
         """Store one chunk's flagged results in one transaction (StoreError when the store fails)."""
+        if self._pack is not None:
+            flagged = self._allow_listed(flagged)
         rows = [self._row(item) for item in flagged]
+        all_rows = list(rows)
         if self._checking:
             while rows:
                 try:
@@ -92,6 +99,24 @@ class StoreSink:
                 rows.pop(0)
         self._repository.add_many(rows)
         self.written += len(rows)
+        if self._pack is not None:
+            from service.review.screening import open_alerts
+
+            # every row, even those a resumed run found stored: opening an alert is idempotent, and the run
+            # may have stopped between storing them and opening their alerts
+            open_alerts(self._database, all_rows)
+
+    def _allow_listed(self, flagged: Sequence[FlaggedResult]) -> list[FlaggedResult]:
+        from dataclasses import replace
+
+        from service.model import ScreeningResult
+        from service.review.screening import suppress_allow_listed
+
+        assert self._pack is not None
+        parsed = [(ScreeningResult.model_validate(item.result), item.record) for item in flagged]
+        marked = suppress_allow_listed(self._database, self._pack, parsed)
+        return [item if new is old else replace(item, result=new.model_dump(mode="json"))
+                for item, (old, _), new in zip(flagged, parsed, marked, strict=True)]
 
     def close(self) -> None:
         self._database.dispose()
