@@ -31,7 +31,7 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
-CANDIDATES = 12
+CANDIDATES = 6
 _RARE_POSTING = 150
 _LIKE_CACHE_SIZE = 200_000
 PREFILTER_CUTOFF = 72
