@@ -30,6 +30,7 @@ SHORT_WEIGHT = 0.6
 UNMATCHED_QUERY_WEIGHT = 0.5
 ABBREVIATION_SIMILARITY = 0.8
 SINGLE_WORD_CAP = 0.74
+LATIN_SKELETON_SIMILARITY = 0.75
 
 _PATRONYMIC_ENDINGS = ("ovich", "evich", "ovych", "evych", "ovna", "evna", "ichna", "yevich", "ievich",
                        "ievna", "yevna", "ogly", "oglu", "kyzy")
@@ -53,6 +54,7 @@ class NameKey:
     sorted_tokens: tuple[str, ...] = ()
     numbers: tuple[str, ...] = ()
     soft: tuple[bool, ...] = ()  # legal-form words and misspelt generic words: no evidence of another name
+    dropped_stop_words: bool = False  # "Dos Santos" lost its "dos": it must not equal the alias SANTOS
 
     @property
     def distinctive(self) -> tuple[str, ...]:
@@ -124,7 +126,9 @@ def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> Name
     for word in words:
         expanded.extend(vocabulary.abbreviations.get(word, (word,)))
     core, forms = _strip_legal_forms(expanded, vocabulary)
-    core = [vocabulary.name_variants.get(w, w) for w in core if w not in vocabulary.stop] or core
+    kept = [w for w in core if w not in vocabulary.stop]
+    dropped = bool(kept) and len(kept) < len(core)
+    core = [vocabulary.name_variants.get(w, w) for w in (kept or core)]
     return NameKey(
         text=text,
         folded=fold(text),
@@ -136,6 +140,7 @@ def analyse_name(text: str, vocabulary: NameWords, vessel: bool = False) -> Name
         sorted_tokens=tuple(sorted(core)),
         numbers=tuple(sorted(w for w in core if w.isdigit() or (vessel and len(w) == 1))),
         soft=tuple(vocabulary.word_class(w)[1] for w in core),
+        dropped_stop_words=dropped,
     )
 
 
@@ -169,7 +174,10 @@ def word_similarity(a: str, b: str, skel_a: str, skel_b: str, arabic: bool) -> f
         if arabic:
             score = max(score, 0.92 if len(skel_a) >= 3 else 0.85)
         elif len(skel_a) >= 2:
-            score = max(score, 0.8)
+            score = max(score, LATIN_SKELETON_SIMILARITY)
+    elif a[0] != b[0] and score < 0.95:
+        # Names are rarely misspelt in their first letter: MASON is not JASON.
+        score -= 0.08
     return score if score >= 0.72 else 0.0
 
 

@@ -255,13 +255,15 @@ class NameIndex:
 
         for name_id in self._whole.get(key.joined, ()):
             name = self.names[name_id]
-            if name.quality is AliasQuality.weak:
+            if name.quality is AliasQuality.weak and not key.dropped_stop_words:
                 # Persian and Arabic write no short vowels: هسا is the four-letter HESA.
                 size = len(name.key.joined) + (1 if name.key.arabic else 0)
                 offer(name, 0.93 if size >= 5 else 0.9 if size == 4 else 0.8, "acronym")
-        if len(key.tokens) == 1 and len(key.tokens[0]) >= 4:
+        if len(key.tokens) == 1 and len(key.tokens[0]) >= 4 and not any(ch.islower() for ch in key.text):
+            # Acronyms are written in capitals (IRISL); "Le Gall" is a name, not the initials of four words.
             for name_id in self._initials.get(key.tokens[0], ()):
-                offer(self.names[name_id], 0.86, "initials")
+                if self.entries[self.names[name_id].entry].spec.type is EntryType.organization:
+                    offer(self.names[name_id], 0.86, "initials")
         for name_id in self.candidates(key, floor):
             name = self.names[name_id]
             if name.quality is AliasQuality.weak:
