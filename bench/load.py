@@ -208,7 +208,9 @@ def main() -> None:
     levels = [int(c) for c in args.clients.split(",")]
     outcomes: list[Outcome] = []
     print(f"# POST /v1/screen, {args.workers} worker(s), {os.cpu_count()} CPUs, "
-          f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up", flush=True)
+          f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up, "
+          f"load average before: {os.getloadavg()[0]:.2f} (anything above 0 is other work sharing the CPUs)",
+          flush=True)
     for store in args.stores.split(","):
         with store_url(store) as url, tempfile.TemporaryDirectory() as data_dir, \
                 server(url, args.workers, Path(data_dir)) as (port, key):
@@ -222,6 +224,7 @@ def main() -> None:
                     print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
                           f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
                           f"errors {outcome.errors}", flush=True)
+    print(f"# load average after: {os.getloadavg()[0]:.2f}")
     print()
     print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -269,3 +269,9 @@ class ReadinessResponse(BaseModel):
 
     status: Literal["ready", "not_ready"]
     checks: dict[str, str] = Field(description="ok, or what is wrong, per check")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems that do not stop screening, e.g. an imported list older than "
+                    "SCREENING_LIST_MAX_AGE_DAYS: the service stays ready (status 200) so that it keeps screening "
+                    "with the lists it has, and operators alert on this field.",
+        examples=[["list ofac-sdn is 9 days old (published 2026-05-24; limit 7 days)"]])

@@ -67,9 +67,23 @@ class StoreSink:
         return cls(database, ScreeningRepository(database), run_id, screened_at, resumed, pack)
 
     def _row(self, flagged: FlaggedResult) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from service.model import ScreeningResult
+        from service.review.alerts import result_digest
+        from service.store.monitored import MONITOR_KEY, MonitoredScreening
+
         result = flagged.result
+        screening_id = batch_screening_id(self._screened_at, self._run_id, flagged.input_index, flagged.row)
+        try:
+            digest = result_digest(ScreeningResult.model_validate(result))
+        except ValidationError:
+            digest = ""  # unknown: the next rescreen of this record counts as a change
+        monitored = MonitoredScreening(result["record_id"], flagged.record, SOURCE, screening_id, result["decision"],
+                                       digest, self._screened_at, result["pack"]["digest"])
         return {
-            "id": batch_screening_id(self._screened_at, self._run_id, flagged.input_index, flagged.row),
+            MONITOR_KEY: monitored,
+            "id": screening_id,
             "screened_at": self._screened_at,
             "source": SOURCE,
             "api_key_id": None,

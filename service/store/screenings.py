@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from service.errors import NotFoundError
 from service.store.database import SQLITE_BUSY_TIMEOUT_MS, Database, store_errors
+from service.store.monitored import MONITOR_KEY, write_monitored
 from service.store.tables import Base, ScreeningRow
 
 _SCREENINGS = Base.metadata.tables[ScreeningRow.__tablename__]
@@ -53,7 +54,8 @@ class ScreeningRepository:
         self._db = database
 
     def add_many(self, rows: Sequence[dict[str, Any]], *, wait_for_lock: bool = True) -> bool:
-        """Insert screenings (dicts keyed by ScreeningRow column names) in one transaction.
+        """Insert screenings (dicts keyed by ScreeningRow column names) in one transaction, with the
+        monitored set's copy of the rows that carry one under ``MONITOR_KEY`` (see ``store.monitored``).
 
         With ``wait_for_lock`` false, on SQLite, give up at once (returning False, nothing written) when
         another connection holds the write lock, instead of waiting for it: the caller, on an event loop,
@@ -61,6 +63,10 @@ class ScreeningRepository:
         """
         if not rows:
             return True
+        # A row may carry its record's MonitoredScreening under MONITOR_KEY (not a column of the log).
+        monitored = [row[MONITOR_KEY] for row in rows if row.get(MONITOR_KEY) is not None]
+        logged = [{k: v for k, v in row.items() if k != MONITOR_KEY} if MONITOR_KEY in row else row
+                  for row in rows]
         with store_errors("writing the screening log"), self._db.engine.connect() as connection:
             quick = not wait_for_lock and connection.dialect.name == "sqlite"
             raw = connection.connection.dbapi_connection
@@ -70,7 +76,9 @@ class ScreeningRepository:
                 # Core insert rather than the ORM's bulk path: the rows are plain dicts already, and this
                 # runs for every screening.
                 with connection.begin():
-                    connection.execute(insert(_SCREENINGS), list(rows))
+                    connection.execute(insert(_SCREENINGS), logged)
+                    if monitored:  # the monitored set follows the log in the same transaction
+                        write_monitored(connection, monitored)
             except OperationalError as exc:
                 if quick and "locked" in str(exc.orig):
                     return False

@@ -259,3 +259,40 @@ class AuditRow(Base):
     object_id: Mapped[str] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
+
+
+# --- continuous rescreening (revision 0003) ----------------------------------------------------------------
+
+
+class MonitoredRecordRow(Base):
+    """The latest screening of one record id: the record itself (a rescreen screens it again) and what its
+    last result was (``last_result_digest``), so a rescreen can tell whether the outcome changed."""
+
+    __tablename__ = "monitored_records"
+
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    source: Mapped[str] = mapped_column(String(20))
+    last_screening_id: Mapped[str] = mapped_column(String(36))
+    last_decision: Mapped[str] = mapped_column(String(10))
+    last_result_digest: Mapped[str] = mapped_column(String(64))
+    last_screened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    pack_digest: Mapped[str] = mapped_column(String(100))
+
+
+class MonitoredPartyRow(Base):
+    """One party (or vessel) of a monitored record: the names and identifiers a list change is compared with."""
+
+    __tablename__ = "monitored_parties"
+    __table_args__ = (Index("ix_monitored_parties_record_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("monitored_records.record_id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, doc="index in the record's parties (or vessels)")
+    kind: Mapped[str] = mapped_column(String(10), doc="'party' or 'vessel'")
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(500))
+    country: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    identifiers: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    last_screening_id: Mapped[str] = mapped_column(String(36))
+    last_decision: Mapped[str] = mapped_column(String(10))

@@ -15,7 +15,8 @@ def test_healthz(api: Api) -> None:
 def test_readyz_checks_pack_store_and_writer(api: Api) -> None:
     ready = api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"pack": "ok", "store": "ok", "log_writer": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"pack": "ok", "store": "ok", "log_writer": "ok"},
+                            "warnings": []}
 
 
 def test_readyz_is_503_when_the_store_is_gone(pg_api: Api) -> None:

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import RuntimeDep
 from service.api.schemas import HealthResponse, ReadinessResponse
 from service.errors import StoreError
+from service.lists.storage import list_status, stale_lists
+from service.settings import Settings
 
 router = APIRouter(tags=["operations"])
 
@@ -21,6 +23,21 @@ router = APIRouter(tags=["operations"])
 async def healthz() -> HealthResponse:
     """The process is up and answering."""
     return HealthResponse(status="ok")
+
+
+def stale_list_warnings(settings: Settings, loaded: set[str]) -> list[str]:
+    """A warning for each imported list being screened with that is older than the configured age (a stale
+    list is reported, not fatal: screening with yesterday's list beats not screening at all)."""
+    warnings = []
+    for status in stale_lists(list_status(settings.data_dir, settings.list_max_age_days)):
+        if status.name not in loaded:
+            continue
+        if status.error is not None:
+            warnings.append(f"list {status.name} cannot be read: {status.error}")
+        else:
+            warnings.append(f"list {status.name} is {status.age_days} days old ({status.age_basis}; limit "
+                            f"{settings.list_max_age_days} days)")
+    return warnings
 
 
 @router.get("/readyz", summary="Readiness", response_model=ReadinessResponse,
@@ -35,7 +52,9 @@ async def readyz(runtime: RuntimeDep) -> ReadinessResponse | JSONResponse:
         checks["store"] = str(exc)
     checks["log_writer"] = "ok" if runtime.writer.alive else "stopped"
     ready = all(value == "ok" for value in checks.values())
-    body = ReadinessResponse(status="ready" if ready else "not_ready", checks=checks)
+    warnings = await run_in_threadpool(stale_list_warnings, runtime.settings,
+                                       set(runtime.holder.current.pack.list_digests))
+    body = ReadinessResponse(status="ready" if ready else "not_ready", checks=checks, warnings=warnings)
     if ready:
         return body
     return JSONResponse(body.model_dump(mode="json"), status_code=503)

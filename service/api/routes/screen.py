@@ -27,8 +27,10 @@ from service.api.runtime import Runtime
 from service.api.schemas import BatchScreenRequest, BatchScreenResponse, ErrorResponse, ScreenResponse
 from service.errors import RecordError, StoreError
 from service.model import Decision, Record, ScreeningResult
+from service.review.alerts import result_digest
 from service.review.screening import needs_review_steps, open_alerts, suppress_allow_listed
 from service.store import Principal, new_screening_id
+from service.store.monitored import MONITOR_KEY, MonitoredScreening
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,10 @@ def _screen_timed(loaded: LoadedPack, records: Sequence[Record]) -> list[tuple[S
 def _log_row(runtime: Runtime, principal: Principal, record: Record, result: ScreeningResult,
              latency_ms: float) -> dict[str, Any]:
     flagged = bool(result.flags) or result.decision is not Decision.clear
+    screening_id = new_screening_id(result.screened_at)
+    record_json = record.model_dump(mode="json")
     return {
-        "id": new_screening_id(result.screened_at),
+        "id": screening_id,
         "screened_at": result.screened_at,
         "source": "api",
         "api_key_id": principal.api_key_id,
@@ -70,8 +74,11 @@ def _log_row(runtime: Runtime, principal: Principal, record: Record, result: Scr
         "pack_version": result.pack.version,
         "pack_digest": result.pack.digest,
         "latency_ms": round(latency_ms, 3),
-        "record": record.model_dump(mode="json") if flagged or runtime.settings.log_clear_records else None,
+        "record": record_json if flagged or runtime.settings.log_clear_records else None,
         "result": result.model_dump(mode="json"),
+        # every screened record joins the monitored set, clear ones too: a list change may concern them
+        MONITOR_KEY: MonitoredScreening(record.id, record_json, "api", screening_id, result.decision.value,
+                                        result_digest(result), result.screened_at, result.pack.digest),
     }
 
 
