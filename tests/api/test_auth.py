@@ -181,3 +181,13 @@ def test_first_start_creates_and_prints_one_admin_key(make_api: Callable[..., Ap
     assert api.get("/v1/keys", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     keys = ApiKeyRepository(api.runtime.database).list()
     assert [(k.role, k.created_by) for k in keys] == [(Role.admin, "bootstrap")]
+
+
+def test_key_changes_are_in_the_audit_trail(api: Api) -> None:
+    from service.review.audit import list_audit
+
+    created = api.post("/v1/keys", role="admin", json={"name": "erp", "role": "screener"}).json()
+    api.post(f"/v1/keys/{created['key']['id']}/revoke", role="admin")
+    actions = [(e.action, e.object_id) for e in list_audit(api.runtime.database, object_type="api_key")]
+    assert ("key.create", str(created["key"]["id"])) in actions
+    assert ("key.revoke", str(created["key"]["id"])) in actions

@@ -88,6 +88,10 @@ def test_reload_swaps_in_the_pack_on_disk(make_api: Callable[..., Api], pack_cop
     assert f'digest="{body["current"]["digest"]}"' in metrics
     assert before["digest"] not in metrics
     assert 'screening_pack_reloads_total{outcome="ok"} 2.0' in metrics
+    from service.review.audit import list_audit
+
+    reloads = [e for e in list_audit(api.runtime.database, object_type="pack") if e.action == "pack.reload"]
+    assert len(reloads) == 2
 
 
 def test_invalid_pack_is_refused_and_the_old_one_keeps_serving(make_api: Callable[..., Api],

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import CanManageKeys, RuntimeDep
 from service.api.errors import BODY_RESPONSES, COMMON_RESPONSES
 from service.api.schemas import ApiKeyResponse, ErrorResponse, IssuedKeyResponse, KeyCreateRequest
+from service.review.audit import audit_event
 from service.store import ApiKey
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ async def list_keys(principal: CanManageKeys, runtime: RuntimeDep,
 async def create_key(body: KeyCreateRequest, principal: CanManageKeys, runtime: RuntimeDep) -> IssuedKeyResponse:
     """Create a key with a role. The response holds the key itself, shown this once."""
     issued = await run_in_threadpool(runtime.keys.create, body.name, body.role, principal.actor)
+    await run_in_threadpool(audit_event, runtime.database, principal.actor, "key.create", "api_key", issued.key.id,
+                            after={"name": issued.key.name, "role": issued.key.role.value,
+                                   "prefix": issued.key.prefix})
     log.info("API key created", extra={"actor": principal.actor, "key_id": issued.key.id,
                                        "role": issued.key.role.value})
     return IssuedKeyResponse(key=describe_key(issued.key), secret=issued.secret)
@@ -49,5 +53,8 @@ async def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal
     """Revoke a key at once (in this process; other workers within seconds). Revoking twice is harmless."""
     key = await run_in_threadpool(runtime.keys.revoke, key_id)
     runtime.key_cache.forget(key_id)
+    await run_in_threadpool(audit_event, runtime.database, principal.actor, "key.revoke", "api_key", key_id,
+                            after={"name": key.name, "role": key.role.value,
+                                   "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None})
     log.info("API key revoked", extra={"actor": principal.actor, "key_id": key_id})
     return describe_key(key)

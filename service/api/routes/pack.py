@@ -15,6 +15,7 @@ from service.api.packs import LoadedPack
 from service.api.runtime import Runtime
 from service.api.schemas import ErrorResponse, PackEntryResponse, PackReloadResponse, PackResponse, SourceResponse
 from service.errors import NotFoundError, PackError
+from service.review.audit import audit_event
 from service.rulepack.spec import GoodsSpec, PartySpec
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ async def reload_pack(runtime: Runtime, actor: str) -> tuple[LoadedPack, LoadedP
         runtime.metrics.set_pack(current.pack.info, current.pack.loaded_at.timestamp())
         row = await run_in_threadpool(runtime.pack_loads.record, current.pack.info, actor)
         runtime.last_pack_load_id = max(runtime.last_pack_load_id, row.id)
+        await run_in_threadpool(
+            audit_event, runtime.database, actor, "pack.reload", "pack", current.pack.info.name,
+            before=previous.pack.info.model_dump(), after=current.pack.info.model_dump())
         return previous, current
 
 
