@@ -73,9 +73,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, bundled_pack: Pack,
         thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless chromium from Debian's package, launched by its path."""
+    """Headless chromium from Debian's package, launched by its path.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, and every later test that calls asyncio.run() would then fail.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
