@@ -9,6 +9,8 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from service.errors import StoreError
+
 
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any], key: list[str]) -> bool:
     """Insert ``values`` unless a row with the same ``key`` columns exists; True when this call inserted.
@@ -26,7 +28,7 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any], key
         lite_statement = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
         inserted = session.execute(lite_statement.returning(*returned)).first()
     else:
-        raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        raise StoreError(f"the store supports SQLite and PostgreSQL, not {dialect!r}")
     return inserted is not None
 
 
@@ -48,4 +50,4 @@ def upsert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
         lite_updates = {c.name: lite_statement.excluded[c.name] for c in table.columns if c.name not in key}
         connection.execute(lite_statement.on_conflict_do_update(index_elements=key, set_=lite_updates), list(rows))
     else:
-        raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        raise StoreError(f"the store supports SQLite and PostgreSQL, not {dialect!r}")
