@@ -22,6 +22,8 @@ from service.api.packs import LoadedPack, PackHolder, load_configured_pack
 from service.api.routes import ROUTERS
 from service.api.runtime import Runtime
 from service.errors import PackError, StoreError
+from service.review.alerts import record_alerts
+from service.review.screening import apply_allow_list_in
 from service.review.web import install_review_ui
 from service.settings import Settings
 from service.store import (
@@ -90,7 +92,9 @@ def start_runtime(settings: Settings, metrics: Metrics, preloaded: LoadedPack | 
         database.dispose()
         raise
     # Where the log is written was measured with bench/load.py: see service/store/writer.py.
-    writer = AsyncScreeningWriter(ScreeningRepository(database), try_on_loop=database.dialect == "sqlite",
+    # The allow-list and the alerts are applied and written in the log's own transaction (one per group commit).
+    log_repository = ScreeningRepository(database, prepare=apply_allow_list_in, also_write=record_alerts)
+    writer = AsyncScreeningWriter(log_repository, try_on_loop=database.dialect == "sqlite",
                                   on_batch=metrics.observe_log_batch)
     metrics.set_pack(loaded.pack.info, loaded.pack.loaded_at.timestamp())
     metrics.watch_pending_rows(lambda: writer.pending_rows)

@@ -18,6 +18,7 @@ from service.review.alerts import (
     get_alert,
     list_alerts,
     record_screening,
+    record_screenings,
     result_digest,
 )
 from service.review.allowlist import AllowListEntry, apply_allow_list, entries_for, list_allow_list
@@ -81,6 +82,7 @@ __all__ = [
     "list_audit",
     "record_audit",
     "record_screening",
+    "record_screenings",
     "reject_clearance",
     "reopen",
     "resolve_session",

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from service.engine.normalise import fold
 from service.errors import NotFoundError, RecordError
@@ -113,6 +113,13 @@ class AllowListEntry:
     alert_id: int | None
 
     @classmethod
+    def from_mapping(cls, row: Mapping[Any, Any]) -> AllowListEntry:
+        """From a Core result row's mapping."""
+        return cls(row["id"], row["party_value"], row["party_country"], dict(row["party_identifiers"]),
+                   row["entry_id"], row["entry_digest"], row["rule_id"], row["rule_digest"], row["reason"],
+                   row["created_by"], row["created_at"], row["expires_at"], row["revoked_at"], row["alert_id"])
+
+    @classmethod
     def from_row(cls, row: AllowListRow) -> AllowListEntry:
         return cls(row.id, row.party_value, row.party_country, dict(row.party_identifiers), row.entry_id,
                    row.entry_digest, row.rule_id, row.rule_digest, row.reason, row.created_by, row.created_at,
@@ -186,6 +193,18 @@ def apply_allow_list(result: ScreeningResult, pack: Pack, entries: Sequence[Allo
         decision = Decision.clear
     score = result.risk_score if counting else min(result.risk_score, _CLEAR_SCORE_CAP)
     return result.model_copy(update={"flags": flags, "decision": decision, "risk_score": score})
+
+
+def active_entries_in(connection: Connection, entry_ids: Sequence[str], *,
+                      now: datetime | None = None) -> list[AllowListEntry]:
+    """``active_entries`` about ``entry_ids``, read inside the caller's transaction."""
+    if not entry_ids:
+        return []
+    moment = now or datetime.now(UTC)
+    table = AllowListRow.__table__
+    statement = select(table).where(table.c.revoked_at.is_(None), table.c.expires_at > moment,
+                                    table.c.entry_id.in_(sorted(set(entry_ids))))
+    return [AllowListEntry.from_mapping(row._mapping) for row in connection.execute(statement)]
 
 
 def active_entries(database: Database, entry_ids: Sequence[str] | None = None,

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import OperationalError
 
 from service.errors import NotFoundError
@@ -47,11 +47,26 @@ class ScreeningFilter:
     before_id: str | None = None
 
 
-class ScreeningRepository:
-    """Reads and batched writes of the screening log."""
+#: Called inside the transaction that writes screening log rows, with the connection and the rows.
+InTransaction = Callable[[Connection, Sequence[dict[str, Any]]], object]
+_COLUMNS = frozenset(_SCREENINGS.c.keys())
 
-    def __init__(self, database: Database) -> None:
+
+class ScreeningRepository:
+    """Reads and batched writes of the screening log.
+
+    Two hooks run in every write transaction, so that what the review workflow derives from a screening is
+    committed with it, in one transaction per group commit rather than one per request: ``prepare`` before
+    the rows are inserted (it may change them: the API applies the allow-list there, reading it in the same
+    transaction), ``also_write`` after (the API opens or updates alerts there). Keys of a row that are not
+    columns of the log are for the hooks and are not stored.
+    """
+
+    def __init__(self, database: Database, *, prepare: InTransaction | None = None,
+                 also_write: InTransaction | None = None) -> None:
         self._db = database
+        self._prepare = prepare
+        self._also_write = also_write
 
     def add_many(self, rows: Sequence[dict[str, Any]], *, wait_for_lock: bool = True) -> bool:
         """Insert screenings (dicts keyed by ScreeningRow column names) in one transaction, with the
@@ -63,10 +78,6 @@ class ScreeningRepository:
         """
         if not rows:
             return True
-        # A row may carry its record's MonitoredScreening under MONITOR_KEY (not a column of the log).
-        monitored = [row[MONITOR_KEY] for row in rows if row.get(MONITOR_KEY) is not None]
-        logged = [{k: v for k, v in row.items() if k != MONITOR_KEY} if MONITOR_KEY in row else row
-                  for row in rows]
         with store_errors("writing the screening log"), self._db.engine.connect() as connection:
             quick = not wait_for_lock and connection.dialect.name == "sqlite"
             raw = connection.connection.dbapi_connection
@@ -76,9 +87,17 @@ class ScreeningRepository:
                 # Core insert rather than the ORM's bulk path: the rows are plain dicts already, and this
                 # runs for every screening.
                 with connection.begin():
+                    if self._prepare is not None:
+                        self._prepare(connection, rows)
+                    # A row may carry its record's MonitoredScreening under MONITOR_KEY, and hook data.
+                    monitored = [row[MONITOR_KEY] for row in rows if row.get(MONITOR_KEY) is not None]
+                    logged = [row if row.keys() <= _COLUMNS else {k: v for k, v in row.items() if k in _COLUMNS}
+                              for row in rows]
                     connection.execute(insert(_SCREENINGS), logged)
                     if monitored:  # the monitored set follows the log in the same transaction
                         write_monitored(connection, monitored)
+                    if self._also_write is not None:
+                        self._also_write(connection, logged)
             except OperationalError as exc:
                 if quick and "locked" in str(exc.orig):
                     return False

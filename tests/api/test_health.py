@@ -23,9 +23,15 @@ def test_readyz_is_503_when_the_store_is_gone(pg_api: Api) -> None:
     # Point the app at a server that does not answer (a closed port): a real connection failure.
     from service.store import Database
 
-    pg_api.runtime.database.dispose()
+    working = pg_api.runtime.database
     pg_api.runtime.database = Database("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
-    response = pg_api.get("/readyz")
+    try:
+        response = pg_api.get("/readyz")
+    finally:
+        # Put the working store back, so that stopping the app closes its connections (the background tasks
+        # still hold it): disposing it here would let a connection they check out later outlive the test.
+        pg_api.runtime.database.dispose()
+        pg_api.runtime.database = working
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"

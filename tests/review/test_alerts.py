@@ -16,6 +16,7 @@ from service.review import (
     list_alerts,
     list_audit,
     record_screening,
+    record_screenings,
     result_digest,
     start_review,
 )
@@ -93,6 +94,56 @@ def test_changed_result_reopens_a_closed_alert(database: Database, screener: Scr
     assert (detail.summary.state, detail.summary.outcome) == ("open", None)
     # the decided match that is still found keeps its decision
     assert [m.decision for m in detail.matches if m.rule == "listed-party-confident"] == ["true_match"]
+
+
+def test_clear_result_updates_an_alert_under_review(database: Database, screener: Screener) -> None:
+    """The matches went away (a list entry removed, the party corrected): the open alert says so."""
+    _record(database, screener, listed_counterparty())
+    now_clear = listed_counterparty(name="Elektronik Vertrieb Nord GmbH", country="DE")
+    assert _record(database, screener, now_clear) is AlertChange.updated
+    (summary,) = list_alerts(database).items
+    assert (summary.state, summary.decision, summary.rules) == ("open", "clear", [])
+    detail = get_alert(database, summary.id)
+    assert detail.matches == []
+    assert detail.history[-1].action == "updated" and detail.history[-1].detail["removed"]
+    assert _record(database, screener, now_clear) is AlertChange.unchanged
+
+
+def test_clear_result_leaves_a_closed_alert_as_it_was_closed(database: Database, screener: Screener,
+                                                             people: dict[str, object]) -> None:
+    from service.review import User
+
+    _record(database, screener, listed_counterparty())
+    alert_id = list_alerts(database).items[0].id
+    rita = people["rita"]
+    assert isinstance(rita, User)
+    principal: Principal = rita.principal()
+    start_review(database, alert_id, principal)
+    decide_match(database, alert_id, get_alert(database, alert_id).matches[0].id, MatchDecision.true_match,
+                 "same company", principal)
+    close(database, alert_id, Outcome.confirmed_hit, "listed party", principal)
+    now_clear = listed_counterparty(name="Elektronik Vertrieb Nord GmbH", country="DE")
+    assert _record(database, screener, now_clear) is AlertChange.not_flagged
+    detail = get_alert(database, alert_id)
+    assert (detail.summary.state, detail.summary.decision) == ("closed", "block")
+
+
+def test_many_screenings_in_one_transaction(database: Database, screener: Screener) -> None:
+    """The log writer records a whole group commit at once: new alerts together, a record seen twice in the
+    group opened by its first screening and updated by its second, clear ones skipped."""
+    rows = []
+    for data in (listed_counterparty(), listed_counterparty(record_id="cp-2"),
+                 listed_counterparty(record_id="cp-3", name="Elektronik Vertrieb Nord GmbH", country="DE"),
+                 listed_counterparty(address="Alabuga special economic zone, Yelabuga, Tatarstan")):
+        result = screen(screener, data)
+        rows.append({"id": new_screening_id(), "source": "batch", "record_id": result.record_id,
+                     "decision": result.decision.value, "record": data, "result": result.model_dump(mode="json")})
+    assert record_screenings(database, rows) == [AlertChange.opened, AlertChange.opened, AlertChange.not_flagged,
+                                                 AlertChange.updated]
+    assert sorted(a.record_id for a in list_alerts(database).items) == ["cp-1", "cp-2"]
+    cp1 = next(a for a in list_alerts(database).items if a.record_id == "cp-1")
+    assert [e.action for e in get_alert(database, cp1.id).history] == ["opened", "updated"]
+    assert [a.action for a in list_audit(database)].count("alert.open") == 2
 
 
 def test_queue_filters_and_pages(database: Database, screener: Screener) -> None:

@@ -177,7 +177,7 @@ def test_async_writer_refuses_rows_after_close(database: Database) -> None:
 
 def test_sqlite_write_does_not_wait_on_the_loop_for_a_held_lock(tmp_path: Path) -> None:
     """Another connection holds SQLite's write lock: the on-loop attempt gives up at once, the rows are
-    written from a thread once the lock is released, and the loop stays free meanwhile."""
+    written once the lock is released, and the loop stays free meanwhile."""
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     upgrade_database(url)
     database = Database(url)
@@ -202,6 +202,35 @@ def test_sqlite_write_does_not_wait_on_the_loop_for_a_held_lock(tmp_path: Path) 
     try:
         assert asyncio.run(run()) == 20
         assert repository.get(row["id"]).id == row["id"]
+    finally:
+        blocker.close()
+        database.dispose()
+
+
+def test_rows_arriving_while_the_sqlite_lock_is_held_join_the_waiting_commit(tmp_path: Path) -> None:
+    """While the writer polls a held lock, later submissions join its batch: one commit writes them all."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    upgrade_database(url)
+    database = Database(url)
+    repository = ScreeningRepository(database)
+    batches: list[int] = []
+    writer = AsyncScreeningWriter(repository, try_on_loop=True, on_batch=lambda rows, _: batches.append(rows))
+    rows = [screening(datetime.now(UTC)) for _ in range(3)]
+    blocker = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def run() -> None:
+        first = asyncio.create_task(writer.write([rows[0]]))
+        await asyncio.sleep(0.02)  # the first batch is now polling the lock
+        later = [asyncio.create_task(writer.write([row])) for row in rows[1:]]
+        await asyncio.sleep(0.02)
+        await asyncio.to_thread(blocker.execute, "ROLLBACK")
+        await asyncio.gather(first, *later)
+
+    try:
+        asyncio.run(run())
+        assert batches == [3]
+        assert {r.id for r in repository.list(ScreeningFilter())} == {row["id"] for row in rows}
     finally:
         blocker.close()
         database.dispose()

@@ -28,7 +28,7 @@ from service.api.schemas import BatchScreenRequest, BatchScreenResponse, ErrorRe
 from service.errors import RecordError, StoreError
 from service.model import Decision, Record, ScreeningResult
 from service.review.alerts import result_digest
-from service.review.screening import needs_review_steps, open_alerts, suppress_allow_listed
+from service.review.screening import SCREENED_KEY, Screened
 from service.store import Principal, new_screening_id
 from service.store.monitored import MONITOR_KEY, MonitoredScreening
 
@@ -58,7 +58,7 @@ def _screen_timed(loaded: LoadedPack, records: Sequence[Record]) -> list[tuple[S
     return out
 
 
-def _log_row(runtime: Runtime, principal: Principal, record: Record, result: ScreeningResult,
+def _log_row(runtime: Runtime, principal: Principal, loaded: LoadedPack, record: Record, result: ScreeningResult,
              latency_ms: float) -> dict[str, Any]:
     flagged = bool(result.flags) or result.decision is not Decision.clear
     screening_id = new_screening_id(result.screened_at)
@@ -79,6 +79,7 @@ def _log_row(runtime: Runtime, principal: Principal, record: Record, result: Scr
         # every screened record joins the monitored set, clear ones too: a list change may concern them
         MONITOR_KEY: MonitoredScreening(record.id, record_json, "api", screening_id, result.decision.value,
                                         result_digest(result), result.screened_at, result.pack.digest),
+        SCREENED_KEY: Screened(result, loaded.pack),
     }
 
 
@@ -88,19 +89,14 @@ async def _screen_and_log(runtime: Runtime, principal: Principal, loaded: Loaded
         timed = _screen_timed(loaded, records)
     else:
         timed = await run_in_threadpool(_screen_timed, loaded, records)
-    review = needs_review_steps([result for result, _ in timed])
-    if review:  # allow-listed matches are marked suppressed before the result is stored or returned
-        suppressed = await run_in_threadpool(suppress_allow_listed, runtime.database, loaded.pack,
-                                             [(result, record) for record, (result, _) in zip(records, timed,
-                                                                                            strict=True)])
-        timed = [(result, latency) for result, (_, latency) in zip(suppressed, timed, strict=True)]
-    rows = [_log_row(runtime, principal, record, result, latency)
+    rows = [_log_row(runtime, principal, loaded, record, result, latency)
             for record, (result, latency) in zip(records, timed, strict=True)]
+    # The commit applies the allow-list (marking allow-listed matches suppressed) before storing each result,
+    # and opens or updates the alerts of non-clear ones: see service/review/screening.py.
     await runtime.writer.write(rows)
-    if review:  # after the log has the screening: open or update the alerts of non-clear results
-        await run_in_threadpool(open_alerts, runtime.database, rows)
     responses = []
-    for row, (result, _) in zip(rows, timed, strict=True):
+    for row in rows:
+        result = row[SCREENED_KEY].stored
         runtime.metrics.observe_result(result)
         responses.append(ScreenResponse.model_construct(screening_id=row["id"], **dict(result)))
     return responses
