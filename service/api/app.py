@@ -55,6 +55,8 @@ TAGS = [
     {"name": "keys", "description": "API keys (admin)."},
     {"name": "alerts", "description": "The review queue and reviewers' actions (reviewer, approver, admin)."},
     {"name": "audit", "description": "The append-only audit trail, as JSON or CSV (approver, admin)."},
+    {"name": "rescreening", "description": "Reports of the rescreens run after list and pack changes (reviewer, "
+                                           "approver, admin)."},
     {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
 ]
 
@@ -162,6 +164,7 @@ def create_app(settings: Settings, *, pack: LoadedPack | None = None, pack_sync_
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            await asyncio.to_thread(runtime.rescreens.close)  # a running rescreen stops at its next step
             await runtime.writer.close()
             await asyncio.to_thread(stop_runtime, runtime)
             log.info("stopped; screening log flushed")

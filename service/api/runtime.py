@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from service.api.metrics import Metrics
 from service.api.packs import PackHolder
+from service.review.rescreen import BackgroundRescreens
 from service.settings import Settings
 from service.store import (
     ApiKey,
@@ -77,3 +78,5 @@ class Runtime:
     key_cache: KeyCache = field(default_factory=KeyCache)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_pack_load_id: int = 0
+    #: Rescreens after pack reloads, in a thread of their own (closed at shutdown before the store).
+    rescreens: BackgroundRescreens = field(default_factory=BackgroundRescreens)

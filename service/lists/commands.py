@@ -2,6 +2,10 @@
 
 Register on the main Typer app with ``register(app)``. Settings come from the environment (``SCREENING_*``),
 read once here at the edge; ``--data-dir`` overrides ``SCREENING_DATA_DIR``.
+
+An import rescreens the monitored parties its changes could affect (``--rescreen``, on by default) when there
+is a store to rescreen: ``SCREENING_DATABASE_URL`` is set, or the SQLite store in the data folder exists. An
+import never creates a store, and a rescreen that cannot run does not undo the import (exit code 4 says so).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from service.errors import ListImportError
+from service.errors import ListImportError, PackError, StoreError
 from service.lists.diff import ListDiff, diff_lists
 from service.lists.importer import SOURCES, import_list, timed_import
 from service.lists.model import CompiledList
 from service.lists.storage import SUFFIX, compiled_path, list_status, load_compiled_list, save_compiled_list
+from service.rulepack.spec import PartySpec
 from service.settings import Settings
 
 lists_app = typer.Typer(help="Import official sanctions lists, check their age, compare versions.",
@@ -50,19 +55,30 @@ def _size(path: Path) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
 
 
+#: Exit code of an import that succeeded but whose rescreen did not run to the end.
+RESCREEN_FAILED = 4
+
+
 @lists_app.command("import")
 def import_command(
     source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCES)}.")],
     path: Annotated[Path, typer.Argument(help="The list file, or the folder holding its files.")],
     data_dir: DataDirOption = None,
+    rescreen: Annotated[bool, typer.Option(
+        "--rescreen/--no-rescreen", help="Then rescreen the monitored parties the list's changes could affect "
+                                         "(when a store exists; exit code 4 if that fails).")] = True,
 ) -> None:
-    """Import an official list and store it compiled in the data folder (all or nothing)."""
+    """Import an official list and store it compiled in the data folder (all or nothing), then rescreen
+    what its changes could affect."""
     if source not in SOURCES:
         raise _fail(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}", 2)
     folder = _data_dir(data_dir)
+    settings = Settings(data_dir=folder) if data_dir is not None else Settings()
     target = compiled_path(folder, SOURCES[source].value)
     try:
         compiled, seconds = timed_import(source, path)
+        store = _store_url(settings) if rescreen else None
+        previous = _previous_entries(target) if store else None
         written = save_compiled_list(compiled, folder)
     except ListImportError as exc:
         kept = f"; the previous list in {target} is unchanged" if target.is_file() else "; nothing was written"
@@ -83,6 +99,70 @@ def import_command(
         out.print(f"  countries   {total:,} values not mapped to a country code (e.g. {sample})")
     out.print(f"  digest      {meta.source_digest}")
     out.print(f"  written     {written} ({_size(written)}) in {seconds:.1f} s")
+    if not rescreen:
+        return
+    if store is None:
+        out.print("  rescreen    skipped: no store (set SCREENING_DATABASE_URL, or screen or serve once to create "
+                  "the SQLite store in the data folder)")
+        return
+    _rescreen_after_import(settings, store, meta.name, previous)
+
+
+def _store_url(settings: Settings) -> str | None:
+    """The store to rescreen in, or None when there is none (an import never creates one)."""
+    url = settings.resolved_database_url()
+    if settings.database_url:
+        return url
+    return url if Path(url.removeprefix("sqlite:///")).is_file() else None
+
+
+def _previous_entries(target: Path) -> dict[str, list[PartySpec]]:
+    """The version the import replaces, by list name: empty when there was none (every entry is new), left
+    out when it cannot be read (the rescreen then relies on the store's baseline)."""
+    name = target.name.removesuffix(SUFFIX)
+    if not target.is_file():
+        return {name: []}
+    try:
+        return {name: load_compiled_list(target).entries}
+    except ListImportError as exc:
+        err.print(f"note: the previous {name} cannot be read ({exc}); the rescreen relies on the store's baseline",
+                  markup=False)
+        return {}
+
+
+def _rescreen_after_import(settings: Settings, url: str, name: str,
+                           previous: dict[str, list[PartySpec]] | None) -> None:
+    from service.engine import Screener
+    from service.lists.loading import load_configured_pack
+    from service.review.commands import cli_actor, print_report
+    from service.review.rescreen import Trigger, plan_changes, run_rescreen
+    from service.store import open_database
+
+    try:
+        pack = load_configured_pack(settings)
+    except PackError as exc:
+        err.print("[bold red]rescreen not run:[/] the pack or its lists do not load; fix them, then run "
+                  "'screening rescreen':", markup=True)
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(RESCREEN_FAILED) from None
+    if name not in pack.party_lists:
+        out.print(f"  rescreen    skipped: the pack does not screen with {name} (add it to imported_lists or "
+                  "SCREENING_IMPORTED_LISTS)")
+        return
+    try:
+        database = open_database(url)
+        try:
+            report = run_rescreen(database, Screener(pack), plan_changes(previous, full_when_unknown=False),
+                                  trigger=Trigger.list_import.value, actor=cli_actor())
+        finally:
+            database.dispose()
+    except StoreError as exc:
+        err.print(f"[bold red]rescreen failed:[/] {exc}; the list is imported, run 'screening rescreen' once the "
+                  "store answers", markup=True)
+        raise typer.Exit(RESCREEN_FAILED) from None
+    out.print()
+    print_report(report, out)
 
 
 @lists_app.command("status")

@@ -2,7 +2,7 @@
 
 Written in the same transaction as the screening log (``ScreeningRepository.add_many`` passes it the rows
 that carry a :data:`MONITOR_KEY` item), so a screening is logged and monitored together or not at all. A
-rescreen reads the parties back in one query to build its name index, then loads only the records it needs.
+rescreen streams the parties once (``iter_parties``), then loads only the records it needs.
 
 A record id screened again replaces its record and parties: the monitored set follows the latest data
 of each counterparty or shipment, never an old version of it.
@@ -10,7 +10,7 @@ of each counterparty or shipment, never an old version of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,7 @@ class MonitoredParty:
     kind: str
     name: str
     identifiers: dict[str, str]
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +119,17 @@ class MonitoredRepository:
             write_monitored(connection, items)
 
     def parties(self) -> list[MonitoredParty]:
-        """Every monitored party and vessel (one query; only the columns a rescreen indexes)."""
-        statement = select(_PARTIES.c.id, _PARTIES.c.record_id, _PARTIES.c.kind, _PARTIES.c.name,
-                           _PARTIES.c.identifiers).order_by(_PARTIES.c.id)
+        """Every monitored party and vessel, in one list (small sets and tests; a rescreen streams them)."""
+        return sorted(self.iter_parties(), key=lambda party: party.id)
+
+    def iter_parties(self, batch: int = 5000) -> Iterator[MonitoredParty]:
+        """Every monitored party and vessel, streamed (a rescreen reads the set once without holding it)."""
+        statement = select(_PARTIES.c.id, _PARTIES.c.record_id, _PARTIES.c.kind, _PARTIES.c.role, _PARTIES.c.name,
+                           _PARTIES.c.identifiers)
         with store_errors("reading the monitored set"), self._db.engine.connect() as connection:
-            return [MonitoredParty(row.id, row.record_id, row.kind, row.name, row.identifiers or {})
-                    for row in connection.execute(statement)]
+            rows = connection.execution_options(stream_results=True, yield_per=batch).execute(statement)
+            for row in rows:
+                yield MonitoredParty(row.id, row.record_id, row.kind, row.name, row.identifiers or {}, row.role)
 
     def records(self, record_ids: Iterable[str]) -> dict[str, MonitoredRecord]:
         """The monitored records with these ids (ids not monitored are left out)."""

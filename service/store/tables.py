@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -296,3 +309,64 @@ class MonitoredPartyRow(Base):
     identifiers: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     last_screening_id: Mapped[str] = mapped_column(String(36))
     last_decision: Mapped[str] = mapped_column(String(10))
+
+
+# --- rescreen runs (revision 0004) --------------------------------------------------------------------------
+
+
+class RescreenRunRow(Base):
+    """One rescreen of the monitored set: why it ran, with which pack, what it compared and what it changed.
+
+    A run is ``running`` until it ends ``finished``, ``failed``, ``cancelled`` (server shutdown) or
+    ``interrupted`` (its process died: no heartbeat in ``updated_at`` for a while). ``baseline``, on a
+    finished run, is the state the monitored set is known to agree with afterwards (a digest of the rules and
+    of each party list); the next rescreen compares the current pack with it.
+    """
+
+    __tablename__ = "rescreen_runs"
+    __table_args__ = (Index("ix_rescreen_runs_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(20), doc="cli, pack-reload, list-import, ...")
+    mode: Mapped[str] = mapped_column(String(20), doc="changed, all, since-list or entries")
+    status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, doc="heartbeat while running")
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    pack_name: Mapped[str] = mapped_column(String(200))
+    pack_version: Mapped[str] = mapped_column(String(100))
+    pack_digest: Mapped[str] = mapped_column(String(100))
+    entries_changed: Mapped[int] = mapped_column(Integer)
+    monitored_records: Mapped[int] = mapped_column(Integer)
+    monitored_parties: Mapped[int] = mapped_column(Integer)
+    names_analysed: Mapped[int] = mapped_column(Integer, doc="distinct monitored names run against the index")
+    candidate_checks: Mapped[int] = mapped_column(Integer, doc="name pairs scored in full")
+    candidate_records: Mapped[int] = mapped_column(Integer)
+    records_rescreened: Mapped[int] = mapped_column(Integer)
+    outcomes_changed: Mapped[int] = mapped_column(Integer)
+    alerts_opened: Mapped[int] = mapped_column(Integer)
+    alerts_updated: Mapped[int] = mapped_column(Integer)
+    alerts_reopened: Mapped[int] = mapped_column(Integer)
+    now_clear: Mapped[int] = mapped_column(Integer)
+    skipped_newer: Mapped[int] = mapped_column(Integer, doc="records screened again while the run read them")
+    unreadable_records: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument, doc="reason, notes, lists diffed, changes")
+
+
+class ListSnapshotRow(Base):
+    """The party entries of one version of a party list (gzip of their JSON), kept so that a later rescreen
+    can tell what changed since the version the monitored set was last brought up to date with."""
+
+    __tablename__ = "list_snapshots"
+    __table_args__ = (UniqueConstraint("list_name", "digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_name: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(100), doc="sha256 of the entries' JSON")
+    entry_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    entries: Mapped[bytes] = mapped_column(LargeBinary)

@@ -25,7 +25,7 @@ def test_upgrading_twice_is_harmless(database: Database) -> None:
     upgrade_database(database.url)
     upgrade_database(database.url)
     with database.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0003"
+        assert MigrationContext.configure(connection).get_current_revision() == "0004"
 
 
 def test_sqlite_store_is_created_in_a_missing_folder(tmp_path: object) -> None:

@@ -16,6 +16,7 @@ from service.api.runtime import Runtime
 from service.api.schemas import ErrorResponse, PackEntryResponse, PackReloadResponse, PackResponse, SourceResponse
 from service.errors import NotFoundError, PackError
 from service.review.audit import audit_event
+from service.review.rescreen import Trigger
 from service.rulepack.spec import GoodsSpec, PartySpec
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ async def reload_pack(runtime: Runtime, actor: str) -> tuple[LoadedPack, LoadedP
     """Load the pack on disk in a worker thread and swap it in; one reload at a time per process.
 
     Raises PackError (the old pack keeps serving). A successful reload is recorded in the store so the
-    other workers of this server follow it.
+    other workers of this server follow it, and starts a rescreen of what changed in the background (only
+    here, in the worker that reloaded: followers do not rescreen again).
     """
     async with runtime.reload_lock:
         try:
@@ -72,6 +74,10 @@ async def reload_pack(runtime: Runtime, actor: str) -> tuple[LoadedPack, LoadedP
         await run_in_threadpool(
             audit_event, runtime.database, actor, "pack.reload", "pack", current.pack.info.name,
             before=previous.pack.info.model_dump(), after=current.pack.info.model_dump())
+        # The response does not wait: the rescreen diffs the lists, finds the records and writes their alerts
+        # in a thread of its own, one at a time (GET /v1/rescreen/last shows how it went).
+        runtime.rescreens.submit(runtime.database, current.screener, dict(previous.pack.party_lists),
+                                 trigger=Trigger.pack_reload.value, actor=actor)
         return previous, current
 
 
@@ -81,7 +87,9 @@ async def reload_pack(runtime: Runtime, actor: str) -> tuple[LoadedPack, LoadedP
                                              "the previous pack keeps serving"}})
 async def post_reload(principal: CanReloadPack, runtime: RuntimeDep) -> PackReloadResponse:
     """Load and validate the pack on disk and swap it in atomically. Requests already running finish on the
-    pack they started with; an invalid pack is refused with its problems and the current one stays."""
+    pack they started with; an invalid pack is refused with its problems and the current one stays. The
+    monitored records that the changed list entries could affect are then rescreened in the background
+    (``GET /v1/rescreen/last``)."""
     previous, current = await reload_pack(runtime, principal.actor)
     log.info("pack reloaded", extra={"actor": principal.actor, "pack_digest": current.pack.info.digest})
     return PackReloadResponse(changed=previous.pack.info.digest != current.pack.info.digest,
