@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -41,9 +42,11 @@ class Vocabulary:
         rng = random.Random(seed)
         self.words = [word(rng).capitalize() for _ in range(size)]
         self.weights = [1.0 / (rank + 10) for rank in range(size)]
+        # choices() would add the weights up on every call (30,000 of them); the same draws, precomputed
+        self.cum_weights = list(itertools.accumulate(self.weights))
 
     def pick(self, rng: random.Random, count: int) -> list[str]:
-        return rng.choices(self.words, weights=self.weights, k=count)
+        return rng.choices(self.words, cum_weights=self.cum_weights, k=count)
 
 
 _VOCABULARY: dict[int, Vocabulary] = {}

@@ -100,8 +100,9 @@ def run_command(
                                          "output (starts a new run when there is nothing to resume).")] = False,
     fail_on: Annotated[FailOn | None, typer.Option("--fail-on", help="Exit 1 when any record is at least this "
                                                    "decision.")] = None,
-    store: Annotated[bool, typer.Option("--store", help="Write flagged results to the store's screening log "
-                                         "(for review).")] = False,
+    store: Annotated[bool, typer.Option("--store", help="Feed the store: every record to the monitored set, "
+                                         "results with flags to the screening log and review queue, with the "
+                                         "allow-list applied (in the output files too).")] = False,
     engine: Annotated[EngineChoice, typer.Option("--engine", help="Where chunks are screened.")] = EngineChoice.local,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); "
                                                   "default: a local cluster.")] = None,

@@ -18,13 +18,13 @@ from rich.console import Console
 
 from service.batch.journal import Journal, read_journal, write_journal
 from service.batch.mapping import ColumnMapping, load_mapping
-from service.batch.packs import imported_list_paths, load_batch_pack, screening_digest
+from service.batch.packs import load_run_pack, screening_digest
 from service.batch.progress import ProgressMode, RunProgress
-from service.batch.readers import InputFile, input_fingerprint, open_input, read_rows
+from service.batch.readers import InputFile, input_fingerprint, open_input, read_chunks
 from service.batch.report import RunFacts, build_summary, write_report
 from service.batch.runners import ChunkRunner, DaskRunner, LocalRunner
 from service.batch.store_sink import StoreSink
-from service.batch.worker import ChunkStats, ChunkTask, PackSource
+from service.batch.worker import ChunkStats, ChunkTask, RunContext
 from service.batch.writers import (
     OutputLock,
     OutputPaths,
@@ -33,6 +33,7 @@ from service.batch.writers import (
     output_format,
     prepare_finals,
     rename_finals,
+    summary_format,
 )
 from service.errors import BatchError, PackError
 
@@ -96,7 +97,7 @@ class _Plan:
     mapping: ColumnMapping
     inputs: list[InputFile]
     pack: Pack
-    pack_source: PackSource
+    digest: str
     settings_key: dict[str, Any]
 
 
@@ -128,16 +129,12 @@ def _validate(options: BatchOptions, settings: Settings) -> _Plan:
     for source in inputs:
         for warning in source.warnings:
             log.warning("%s", warning)
-    pack_path = options.pack_path or settings.pack_path
-    list_paths = imported_list_paths(pack_path, settings.data_dir)
     try:
-        pack = load_batch_pack(pack_path, list_paths)
+        pack = load_run_pack(settings, options.pack_path)
     except PackError as exc:
-        raise BatchError(f"the rule pack at {pack_path} is invalid:\n{exc}") from None
-    pack_source = PackSource(str(Path(pack_path).resolve()), tuple(str(p.resolve()) for p in list_paths),
-                             screening_digest(pack))
+        raise BatchError(f"the rule pack at {options.pack_path or settings.pack_path} is invalid:\n{exc}") from None
     settings_key = {"out": str(options.out.resolve()), "format": out_format.value, "mapping": mapping.digest}
-    return _Plan(options, paths, mapping, inputs, pack, pack_source, settings_key)
+    return _Plan(options, paths, mapping, inputs, pack, screening_digest(pack), settings_key)
 
 
 def _start_journal(plan: _Plan) -> tuple[Journal, bool]:
@@ -145,7 +142,7 @@ def _start_journal(plan: _Plan) -> tuple[Journal, bool]:
     options, paths = plan.options, plan.paths
     fingerprints = [input_fingerprint(p) for p in options.inputs]
     pack_identity = {"name": plan.pack.info.name, "version": plan.pack.info.version,
-                     "digest": plan.pack_source.digest, "lists": ",".join(sorted(plan.pack.list_digests))}
+                     "digest": plan.digest, "lists": ",".join(sorted(plan.pack.list_digests))}
     if paths.journal.exists():
         if options.resume:
             journal = read_journal(paths.journal)
@@ -180,8 +177,7 @@ def _check_resumable(journal: Journal, fingerprints: list[dict[str, Any]], pack:
         raise refuse(f"--screened-at differs from the interrupted run's {journal.screened_at.isoformat()}")
 
 
-def _tasks(plan: _Plan, journal: Journal, screened_at: datetime,
-           positions: dict[int, tuple[int, int, int, int]]) -> Iterator[ChunkTask]:
+def _tasks(plan: _Plan, journal: Journal, positions: dict[int, tuple[int, int, int, int]]) -> Iterator[ChunkTask]:
     """Chunks from the journal's position onwards. ``positions`` receives, per chunk, the reading position
     after it (input index, offset, row, line) for the journal."""
     seq = journal.chunks_done
@@ -189,23 +185,10 @@ def _tasks(plan: _Plan, journal: Journal, screened_at: datetime,
         source = plan.inputs[index]
         start = (journal.offset, journal.row, journal.line) if index == journal.input_index else (0, 0, 0)
         name = str(plan.options.inputs[index])
-        rows: list[tuple[int, int | None, Any, str | None]] = []
-        size = 0
-        end = start
-        for raw in read_rows(source, plan.mapping, *start):
-            rows.append((raw.row, raw.line, raw.payload, raw.problem))
-            end = (raw.end_offset, raw.row, raw.end_line)
-            size += len(raw.payload) if isinstance(raw.payload, bytes) else 64
-            if len(rows) >= plan.options.chunk_size or size >= MAX_CHUNK_BYTES:
-                positions[seq] = (index, *end)
-                yield ChunkTask(seq, index, name, source.kind, source.plan, rows, plan.pack_source, screened_at,
-                                plan.options.store)
-                seq += 1
-                rows, size = [], 0
-        if rows:
-            positions[seq] = (index, *end)
-            yield ChunkTask(seq, index, name, source.kind, source.plan, rows, plan.pack_source, screened_at,
-                            plan.options.store)
+        for chunk in read_chunks(source, plan.mapping, *start, max_rows=plan.options.chunk_size,
+                                 max_bytes=MAX_CHUNK_BYTES):
+            positions[seq] = (index, chunk.end_offset, chunk.end_row, chunk.end_line)
+            yield ChunkTask(seq, index, name, source.kind, source.plan, chunk.block)
             seq += 1
 
 
@@ -239,6 +222,9 @@ class PreparedRun:
                 assert self._runner is not None
                 _screen(plan, journal, self.resumed, console or Console(stderr=True), clock, self._runner,
                         self._sink)
+                if self._sink is not None:
+                    log.info("stored %s records in the monitored set and %s screenings with flags in the log",
+                             f"{self._sink.monitored:,}", f"{self._sink.logged:,}")
                 prepare_finals(plan.paths)
                 journal.phase = "finalizing"
                 journal.elapsed_seconds = clock.elapsed()
@@ -273,11 +259,13 @@ def prepare_batch(options: BatchOptions, settings: Settings) -> PreparedRun:
     try:
         journal, resumed = _start_journal(plan)
         if options.store:
-            sink = StoreSink.open(settings, journal.run_id, journal.screened_at, resumed, plan.pack)
+            sink = StoreSink.open(settings, journal.run_id, journal.screened_at, plan.pack)
         runner: ChunkRunner | None = None
         if journal.phase == "running":
-            runner = (LocalRunner(options.workers, plan.pack_source) if options.engine == "local"
-                      else DaskRunner(options.workers, plan.pack_source, options.scheduler, journal.run_id))
+            context = RunContext(plan.pack, plan.digest, journal.screened_at, summary_format(plan.paths.format),
+                                 store=sink is not None, allow_list=sink.allow_list() if sink is not None else ())
+            runner = (LocalRunner(options.workers, context) if options.engine == "local"
+                      else DaskRunner(options.workers, context, options.scheduler, journal.run_id))
     except BaseException:
         if sink is not None:
             sink.close()
@@ -320,11 +308,11 @@ def _screen(plan: _Plan, journal: Journal, resumed: bool, console: Console, cloc
         progress = RunProgress(options.progress, total_units, done_units, journal.stats.records, console,
                                options.log_every)
         positions: dict[int, tuple[int, int, int, int]] = {}
-        for outcome in runner.map(_tasks(plan, journal, journal.screened_at, positions)):
+        for outcome in runner.map(_tasks(plan, journal, positions)):
             writer.append(outcome)
             journal.outputs = writer.commit()
             if sink is not None:
-                sink.write(outcome.flagged)
+                sink.write(outcome.screened)
             journal.input_index, journal.offset, journal.row, journal.line = positions.pop(outcome.seq)
             journal.chunks_done = outcome.seq + 1
             journal.stats.merge(outcome.stats)

@@ -1,60 +1,39 @@
-"""Loading the rule pack with its imported official lists, the same way in the coordinator and in workers.
+"""The rule pack and imported official lists of a batch run, loaded exactly as ``screen`` and ``serve`` load
+them (``service.lists.loading``): the pack at ``--pack`` or ``SCREENING_PACK_PATH``, with the lists
+``SCREENING_IMPORTED_LISTS`` names (default: the pack's ``imported_lists``) from ``SCREENING_DATA_DIR/lists/``.
 
-``pack.yaml`` names the compiled lists to screen alongside the curated one (``imported_lists``); they are
-read from ``<data_dir>/lists/`` (written by ``screening lists import``). A run is identified by the pack
-digest together with the digests of those lists, so a list re-imported between an interrupted run and its
-resumption is noticed, and a worker holding other data refuses to screen.
+The coordinator loads them once and sends the loaded pack to every worker (local or Dask), so all chunks
+are screened with the same data and workers need no access to the pack's files. A run is identified by the
+pack digest together with the digests of those lists (:func:`screening_digest`), so a list re-imported
+between an interrupted run and its resumption is noticed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import yaml
-from pydantic import ValidationError
 
 from service.errors import BatchError, ListImportError
 
 if TYPE_CHECKING:
-    from service.engine import Screener
     from service.rulepack import Pack
+    from service.settings import Settings
 
 
-def imported_list_paths(pack_path: Path, data_dir: Path) -> tuple[Path, ...]:
-    """The compiled list files ``pack.yaml`` asks for; BatchError when one was never imported.
+def load_run_pack(settings: Settings, pack_path: Path | None = None) -> Pack:
+    """The pack and lists the settings name (``pack_path`` overriding ``SCREENING_PACK_PATH``): what
+    ``service.lists.loading.load_configured_pack`` loads for ``screen`` and ``serve``.
 
-    A ``pack.yaml`` that cannot be read gives no paths here: loading the pack then reports it properly.
+    PackError lists the problems of the pack (a configured list never imported is one of them); BatchError
+    says when a compiled list cannot be read.
     """
-    from service.lists import compiled_path
-    from service.rulepack.spec import PackSpec
+    from service.lists.loading import load_configured_pack
 
     try:
-        spec = PackSpec.model_validate(yaml.safe_load((Path(pack_path) / "pack.yaml").read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError, UnicodeDecodeError):
-        return ()
-    paths = []
-    for name in spec.imported_lists:
-        path = compiled_path(data_dir, name)
-        if not path.is_file():
-            raise BatchError(f"the pack screens against list {name!r}, which has not been imported (no {path}); "
-                             "run 'screening lists import' first")
-        paths.append(path)
-    return tuple(paths)
-
-
-def load_batch_pack(pack_path: Path, list_paths: Sequence[Path]) -> Pack:
-    """Load the pack with the compiled lists at ``list_paths``; PackError or BatchError when unusable."""
-    from service.lists import load_compiled_list
-    from service.rulepack import load_pack
-
-    try:
-        extra = [load_compiled_list(path).to_party_list() for path in list_paths]
+        return load_configured_pack(settings, pack_path)
     except (ListImportError, OSError) as exc:
         raise BatchError(f"cannot load an imported list: {exc}") from None
-    return load_pack(pack_path, extra)
 
 
 def screening_digest(pack: Pack) -> str:
@@ -63,11 +42,3 @@ def screening_digest(pack: Pack) -> str:
         return pack.info.digest
     text = pack.info.digest + "".join(f"|{name}={digest}" for name, digest in sorted(pack.list_digests.items()))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def build_screener(pack_path: Path, list_paths: Sequence[Path]) -> tuple[Screener, str]:
-    """A screener for the pack and the :func:`screening_digest` it screens with."""
-    from service.engine import Screener
-
-    pack = load_batch_pack(pack_path, list_paths)
-    return Screener(pack), screening_digest(pack)

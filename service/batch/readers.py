@@ -1,9 +1,11 @@
 """Input files read as a stream of raw rows, each with its row number and the position right after it.
 
-Readers do as little as possible in the coordinating process: JSONL lines stay bytes and CSV rows stay
-lists of text until a worker parses them, so the coordinator never becomes the bottleneck. A reader can
-start at any position it produced before (``--resume``): a byte offset for JSONL and CSV, a row index for
-Parquet.
+Readers do as little as possible in the coordinating process, which hands input to the workers in chunks
+(:func:`read_chunks`): a JSONL chunk is the bytes of its lines in one piece, a Parquet chunk an Arrow record
+batch, a CSV chunk its rows as lists of text (finding where a quoted CSV row ends takes parsing it). Workers
+turn them into rows (:meth:`LineBlock.rows` ...), so the coordinator never becomes the bottleneck. A reader
+can start at any position it produced before (``--resume``): a byte offset for JSONL and CSV, a row index
+for Parquet.
 
 Row numbers (used in ``OUTPUT.errors.jsonl``):
 
@@ -19,8 +21,9 @@ import codecs
 import csv
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -28,6 +31,8 @@ from service.batch.mapping import ColumnMapping, RowPlan, plan_for_header
 from service.errors import BatchError
 
 PayloadKind = Literal["json", "flat", "record"]
+#: One row as a worker screens it: (row number, line number or None, payload, problem reading it or None).
+Row = tuple[int, int | None, Any, str | None]
 
 
 class InputFormat(StrEnum):
@@ -141,6 +146,155 @@ def read_rows(source: InputFile, mapping: ColumnMapping, offset: int, row: int, 
     if source.format is InputFormat.csv:
         return _csv_rows(source.path, mapping, offset, row, line)
     return _parquet_rows(source, offset)
+
+
+# --- chunks -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Consecutive lines of a JSONL file in one bytes object (cheap to send to a worker); ``line`` is the
+    number of the line before the first."""
+
+    line: int
+    data: bytes
+
+    def rows(self) -> Iterator[Row]:
+        """The non-blank lines with their numbers (blank lines are skipped but counted)."""
+        parts = self.data.split(b"\n")
+        if parts and not parts[-1]:
+            parts.pop()  # the newline ending the last line
+        line = self.line
+        for raw in parts:
+            line += 1
+            text = raw.strip()
+            if text:
+                yield (line, line, text, None)
+
+
+@dataclass(frozen=True, slots=True)
+class RowList:
+    """Rows already read (CSV: where a quoted row ends is only known by parsing it)."""
+
+    items: list[Row] = field(default_factory=list)
+
+    def rows(self) -> Iterator[Row]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrowBlock:
+    """Consecutive rows of a Parquet file as one Arrow record batch; ``row`` is the number of the row before
+    the first. ``nested``: the columns hold records of the contract, else flat cells for a row plan."""
+
+    row: int
+    batch: Any
+    nested: bool
+
+    def rows(self) -> Iterator[Row]:
+        if self.nested:
+            payloads: list[Any] = [_drop_nulls(item) for item in self.batch.to_pylist()]
+        else:
+            columns = [column.to_pylist() for column in self.batch.columns]
+            payloads = [list(cells) for cells in zip(*columns, strict=True)] if columns else []
+        for index, payload in enumerate(payloads, self.row + 1):
+            yield (index, None, payload, None)
+
+
+RowBlock = LineBlock | RowList | ArrowBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A chunk of an input for one worker, and the reading position right after it."""
+
+    block: RowBlock
+    end_offset: int
+    end_row: int
+    end_line: int
+
+
+def read_chunks(source: InputFile, mapping: ColumnMapping, offset: int, row: int, line: int, *, max_rows: int,
+                max_bytes: int) -> Iterator[Chunk]:
+    """Chunks of at most ``max_rows`` rows (JSONL: lines) and about ``max_bytes`` of input from a position
+    (0, 0, 0 = the start) onwards."""
+    if source.format is InputFormat.jsonl:
+        return _jsonl_chunks(source.path, offset, line, max_rows, max_bytes)
+    if source.format is InputFormat.csv:
+        return _csv_chunks(source.path, mapping, offset, row, line, max_rows, max_bytes)
+    return _parquet_chunks(source, offset, max_rows, max_bytes)
+
+
+def _jsonl_chunks(path: Path, offset: int, line: int, max_rows: int, max_bytes: int) -> Iterator[Chunk]:
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        while True:
+            lines = list(islice(stream, max_rows))  # read and split in C: no Python work per line
+            if not lines:
+                return
+            size = sum(map(len, lines))
+            if size > max_bytes:  # very large lines: give this batch back in pieces of about max_bytes
+                pieces: list[list[bytes]] = [[]]
+                piece_size = 0
+                for raw in lines:
+                    if piece_size >= max_bytes:
+                        pieces.append([])
+                        piece_size = 0
+                    pieces[-1].append(raw)
+                    piece_size += len(raw)
+            else:
+                pieces = [lines]
+            for piece in pieces:
+                data = b"".join(piece)
+                offset, line = offset + len(data), line + len(piece)
+                yield Chunk(LineBlock(line - len(piece), data), offset, line, line)
+
+
+def _csv_chunks(path: Path, mapping: ColumnMapping, offset: int, row: int, line: int, max_rows: int,
+                max_bytes: int) -> Iterator[Chunk]:
+    items: list[Row] = []
+    start = offset
+    last: RawRow | None = None
+    for raw in _csv_rows(path, mapping, offset, row, line):
+        items.append((raw.row, raw.line, raw.payload, raw.problem))
+        last = raw
+        if len(items) >= max_rows or raw.end_offset - start >= max_bytes:
+            yield Chunk(RowList(items), raw.end_offset, raw.row, raw.end_line)
+            items, start = [], raw.end_offset
+    if items and last is not None:
+        yield Chunk(RowList(items), last.end_offset, last.row, last.end_line)
+
+
+def _parquet_chunks(source: InputFile, start: int, max_rows: int, max_bytes: int) -> Iterator[Chunk]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(source.path)
+    metadata = parquet.metadata
+    first_group, index = 0, 0
+    while first_group < metadata.num_row_groups and index + metadata.row_group(first_group).num_rows <= start:
+        index += metadata.row_group(first_group).num_rows
+        first_group += 1
+    groups = list(range(first_group, metadata.num_row_groups))
+    if not groups:
+        return
+    nested = source.kind == "record"
+    for batch in parquet.iter_batches(batch_size=max_rows, row_groups=groups):
+        if index + batch.num_rows <= start:
+            index += batch.num_rows
+            continue
+        first = max(start - index, 0)
+        # a few rows per piece when rows are large; take() copies, where a slice would send the whole batch
+        step = max(1, min(batch.num_rows, int(batch.num_rows * max_bytes / max(batch.nbytes, 1))))
+        if first == 0 and step >= batch.num_rows:
+            pieces = [batch]
+        else:
+            pieces = [batch.take(pa.array(range(at, min(at + step, batch.num_rows))))
+                      for at in range(first, batch.num_rows, step)]
+        index += first
+        for piece in pieces:
+            yield Chunk(ArrowBlock(index, piece, nested), index + piece.num_rows, index + piece.num_rows, 0)
+            index += piece.num_rows
 
 
 # --- JSONL --------------------------------------------------------------------------------------------------

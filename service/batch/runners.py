@@ -11,7 +11,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from service.batch.worker import ChunkOutcome, ChunkTask, PackSource, init_worker, screen_chunk
+from service.batch.worker import ChunkOutcome, ChunkTask, RunContext, init_worker, screen_chunk, screen_installed_chunk
 from service.errors import BatchError
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,15 @@ class ChunkRunner(Protocol):
 
 
 class LocalRunner:
-    """A pool of worker processes on this machine, each building the screener once in its initializer."""
+    """A pool of worker processes on this machine, each receiving the run context and building the screener
+    once, in its initializer."""
 
-    def __init__(self, workers: int, pack: PackSource) -> None:
+    def __init__(self, workers: int, context: RunContext) -> None:
         # spawn, not fork: the coordinator may run threads (progress display, logging handlers), and a forked
         # copy of a threaded process can deadlock.
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
-                                         initargs=(pack,))
+        spawn = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=spawn, initializer=init_worker,
+                                         initargs=(context,))
         self._in_flight = 2 * workers + 1
         self.description = f"local, {workers} worker process{'es' if workers > 1 else ''}"
 
@@ -43,7 +44,7 @@ class LocalRunner:
         window: deque[Future[ChunkOutcome]] = deque()
         try:
             for task in tasks:
-                window.append(self._pool.submit(screen_chunk, task))
+                window.append(self._pool.submit(screen_installed_chunk, task))
                 if len(window) >= self._in_flight:
                     yield window.popleft().result()
             while window:
@@ -60,10 +61,11 @@ class LocalRunner:
 
 class DaskRunner:
     """Chunks screened on a Dask distributed cluster: the one at ``scheduler``, or a local cluster of
-    ``workers`` single-threaded processes. Workers must be able to import this package and read the pack
-    (and compiled lists) at the same paths as the coordinator."""
+    ``workers`` single-threaded processes. Workers must be able to import this package (the same version);
+    they need no access to the files: the coordinator reads the input and sends it with each chunk, and sends
+    the run context (with the loaded pack and lists) to every worker once."""
 
-    def __init__(self, workers: int, pack: PackSource, scheduler: str | None, run_id: str) -> None:
+    def __init__(self, workers: int, context: RunContext, scheduler: str | None, run_id: str) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
@@ -84,15 +86,16 @@ class DaskRunner:
             raise BatchError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {exc}") from None
         threads = sum(self._client.nthreads().values()) or workers  # type: ignore[no-untyped-call]
         self._in_flight = 2 * threads + 1
-        self._pack = pack
         self._run_id = run_id
+        self._context = self._client.scatter(context, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
 
     def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkOutcome]:
         window: deque[Any] = deque()
         try:
             for task in tasks:
-                window.append(self._client.submit(screen_chunk, task, key=f"screen-chunk-{self._run_id}-{task.seq}",
-                                                  pure=False, retries=1))
+                window.append(self._client.submit(screen_chunk, task, self._context,
+                                                  key=f"screen-chunk-{self._run_id}-{task.seq}", pure=False,
+                                                  retries=1))
                 if len(window) >= self._in_flight:
                     yield window.popleft().result()
             while window:

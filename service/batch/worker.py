@@ -1,76 +1,109 @@
-"""The chunk function: turn a chunk of raw rows into result lines, summary rows, error lines and counts.
+"""The chunk function: turn a chunk of input into the bytes of the output files and the chunk's counts.
 
 The local process pool and Dask workers both call :func:`screen_chunk`, so both engines produce the same
-bytes. Each worker process builds its ``Screener`` once (the pool's initializer, or the first chunk a Dask
-worker receives) and keeps it for every later chunk of the same pack.
+bytes. Everything that costs per record happens here, in the workers: parsing the rows, screening,
+applying the allow-list (``--store``), serialising results and summary rows, and (``--store``) preparing
+what the store keeps of each record. The coordinator only appends the bytes it gets back.
+
+Each worker process receives the run's :class:`RunContext` (with the loaded pack) once, builds its
+``Screener`` once (the pool's initializer, or the first chunk a Dask worker receives) and keeps it for every
+later chunk of the run.
 """
 
 from __future__ import annotations
 
+import csv
+import gc
+import io
 import json
+import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from service.batch.mapping import RowPlan
-from service.batch.readers import PayloadKind
+from service.batch.readers import PayloadKind, RowBlock
 from service.errors import BatchError
 from service.model import Decision, Record, RouteRole, ScreeningResult, error_path
 
 if TYPE_CHECKING:
     from service.engine import Screener
+    from service.review.allowlist import AllowListEntry
+    from service.rulepack import Pack
+
+#: How summary rows are encoded for the output: CSV rows, JSON arrays (staged for Parquet), or not at all.
+SummaryFormat = Literal["csv", "json", "none"]
 
 
 @dataclass(frozen=True)
-class PackSource:
-    """Everything a worker needs to build the same screener as the coordinator: the pack folder, the
-    compiled official lists to load with it, and the digest the result must have."""
+class RunContext:
+    """What every chunk of a run is screened with: sent to each worker once, not with every chunk.
 
-    pack_path: str
-    list_paths: tuple[str, ...]
+    ``pack`` is the pack with its imported lists as the coordinator loaded it, ``digest`` its
+    ``screening_digest``. ``allow_list`` (``--store``): the active allow-list entries when the run started;
+    matches they cover are marked suppressed in the results, as the API does before it stores a result.
+    """
+
+    pack: Pack
     digest: str
+    screened_at: datetime
+    summary: SummaryFormat
+    store: bool = False
+    allow_list: tuple[AllowListEntry, ...] = ()
 
-    def build(self) -> Screener:
-        """Load the pack and build its screener; BatchError if the pack on disk is not the expected one."""
-        from service.batch.packs import build_screener
+    @cached_property
+    def _allow_list_by_entry(self) -> dict[str, list[AllowListEntry]]:
+        by_entry: dict[str, list[AllowListEntry]] = {}
+        for entry in self.allow_list:
+            by_entry.setdefault(entry.entry_id, []).append(entry)
+        return by_entry
 
-        screener, digest = build_screener(Path(self.pack_path), tuple(Path(p) for p in self.list_paths))
-        if digest != self.digest:
-            raise BatchError(f"the rule pack at {self.pack_path} changed during the run "
-                             f"(digest {digest}, expected {self.digest})")
-        return screener
+    def suppress_allow_listed(self, result: ScreeningResult, record: Record, pack: Pack) -> ScreeningResult:
+        """``result`` with the matches the allow-list covers marked suppressed (itself when none)."""
+        by_entry = self._allow_list_by_entry
+        if not by_entry or not result.flags:
+            return result
+        ids = {evidence.entry for flag in result.flags for evidence in flag.evidence if evidence.entry}
+        relevant = [entry for entry_id in ids for entry in by_entry.get(entry_id, ())]
+        if not relevant:
+            return result
+        from service.review.allowlist import apply_allow_list
+
+        return apply_allow_list(result, pack, relevant, record, now=self.screened_at)
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk of rows of one input, as sent to a worker."""
+    """One chunk of one input, as sent to a worker."""
 
     seq: int
     input_index: int
     input_name: str
     kind: PayloadKind
     plan: RowPlan | None
-    rows: list[tuple[int, int | None, Any, str | None]]  # (row, line, payload, read problem)
-    pack: PackSource
-    screened_at: datetime
-    collect_flagged: bool = False
+    block: RowBlock
 
 
-@dataclass(frozen=True)
-class FlaggedResult:
-    """A flagged record with its result, for ``--store`` (only collected when asked for)."""
+@dataclass(frozen=True, slots=True)
+class ScreenedRecord:
+    """What ``--store`` keeps of one screened record: the record for the monitored set, and the result for
+    the screening log when it has flags (``result`` is None for a clear result without flags)."""
 
     input_index: int
     row: int
+    record_id: str
     record: dict[str, Any]
-    result: dict[str, Any]
+    decision: str
+    risk_score: int
+    result_digest: str
+    result: dict[str, Any] | None
     latency_ms: float
 
 
@@ -132,46 +165,76 @@ class ChunkStats:
 
 @dataclass
 class ChunkOutcome:
-    """What a worker sends back for one chunk: output text in input order, and the chunk's counts."""
+    """What a worker sends back for one chunk: the bytes to append to each output file (in input order),
+    the chunk's counts, and (``--store``) what the store keeps of each screened record."""
 
     seq: int
-    results: str
-    summary: list[SummaryRow]
-    errors: str
+    results: bytes
+    summary: bytes
+    errors: bytes
     stats: ChunkStats
-    flagged: list[FlaggedResult] = field(default_factory=list)
+    screened: list[ScreenedRecord] = field(default_factory=list)
 
 
 # --- the screener of this process ---------------------------------------------------------------------------
 
-_screeners: dict[PackSource, Screener] = {}
+_screeners: dict[str, Screener] = {}
 _screeners_lock = threading.Lock()
+#: The run context of a local pool's worker process (set by its initializer).
+_installed: RunContext | None = None
 
 
-def init_worker(pack: PackSource) -> None:
-    """Process-pool initializer: build the screener before the first chunk arrives. A failure is not
-    raised here (that would only break the pool); the first chunk raises it again with its message."""
+def init_worker(context: RunContext) -> None:
+    """Process-pool initializer: keep the run context and build the screener before the first chunk
+    arrives. A failure is not raised here (that would only break the pool); the first chunk raises it
+    again with its message."""
+    global _installed
+    _installed = context
     try:
-        screener_for(pack)
+        screener_for(context)
     except Exception:  # reported by screen_chunk, which builds again and raises a clear BatchError
         return
 
 
-def screener_for(pack: PackSource) -> Screener:
-    """The screener of this process for a pack, built on first use (a per-process cache, because building
-    the indexes takes about a second and a worker screens many chunks)."""
+def screen_installed_chunk(task: ChunkTask) -> ChunkOutcome:
+    """:func:`screen_chunk` with the context :func:`init_worker` installed in this process."""
+    if _installed is None:
+        raise BatchError("this worker process was started without a run context")
+    return screen_chunk(task, _installed)
+
+
+def screener_for(context: RunContext) -> Screener:
+    """The screener of this process for the run's pack, built on first use (a per-process cache, because
+    building the indexes takes about a second and a worker screens many chunks)."""
     with _screeners_lock:
-        screener = _screeners.get(pack)
+        screener = _screeners.get(context.digest)
         if screener is None:
+            from service.engine import Screener
+
             try:
-                screener = pack.build()
-            except BatchError:
-                raise
+                screener = Screener(context.pack)
             except Exception as exc:
-                raise BatchError(f"a worker cannot build the screener for {pack.pack_path}: "
-                                 f"{type(exc).__name__}: {exc}") from None
-            _screeners[pack] = screener
+                raise BatchError(f"a worker cannot build the screener for pack {context.pack.info.name} "
+                                 f"{context.pack.info.version}: {type(exc).__name__}: {exc}") from None
+            _screeners[context.digest] = screener
+            if multiprocessing.parent_process() is not None:  # a worker process, not a caller's own process
+                _tune_garbage_collector()
         return screener
+
+
+def _tune_garbage_collector() -> None:
+    """Make garbage collection cheap in a worker process that holds a screener.
+
+    Measured (bench/batch.py and a gc callback): with CPython's default thresholds, collections took a
+    quarter or more of a worker's time, because every full collection walks the screener's indexes and the
+    engine's caches, hundreds of thousands of objects that live as long as the process. Freezing what
+    exists once the screener is built takes the indexes out of every later collection, and a larger first
+    threshold makes collections rare (screening allocates many short-lived objects, nearly all freed by
+    reference counting anyway).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 # --- screening a chunk --------------------------------------------------------------------------------------
@@ -198,19 +261,20 @@ def destination_of(record: Record, resolve_country: Callable[[str], str | None])
     return resolve_country(text) or text.strip().upper()
 
 
-def parse_payload(task: ChunkTask, payload: Any) -> tuple[Record | None, list[dict[str, str]], str | None]:
+def parse_payload(kind: PayloadKind, plan: RowPlan | None,
+                  payload: Any) -> tuple[Record | None, list[dict[str, str]], str | None]:
     """The record of one row, or its errors (field, column when known, message) and best-known id."""
     sources: dict[str, str] = {}
     data: Any = None
     try:
-        if task.kind == "json":
+        if kind == "json":
             return Record.model_validate_json(payload), [], None
-        if task.kind == "flat":
-            assert task.plan is not None
-            data, sources = task.plan.build(payload)
-            if len(payload) > task.plan.width and any(str(c).strip() for c in payload[task.plan.width:]):
+        if kind == "flat":
+            assert plan is not None
+            data, sources = plan.build(payload)
+            if len(payload) > plan.width and any(str(c).strip() for c in payload[plan.width:]):
                 # a shifted row (an unquoted delimiter) would put values under the wrong columns
-                message = f"the row has {len(payload)} cells but the header only {task.plan.width}"
+                message = f"the row has {len(payload)} cells but the header only {plan.width}"
                 record_id = data.get("id")
                 return None, [{"field": "", "message": message}], record_id if isinstance(record_id, str) else None
         else:
@@ -226,7 +290,7 @@ def parse_payload(task: ChunkTask, payload: Any) -> tuple[Record | None, list[di
             if column is not None:
                 item["column"] = column
             errors.append(item)
-        if task.kind == "json":
+        if kind == "json":
             data = _json_object(payload)
         record_id = data.get("id") if isinstance(data, dict) else None
         usable_id = isinstance(record_id, str | int) and not isinstance(record_id, bool)
@@ -240,11 +304,13 @@ def _json_object(payload: bytes) -> Any:
         return None
 
 
-def _summary_row(result: ScreeningResult) -> SummaryRow:
+def summary_row(result: ScreeningResult) -> SummaryRow:
+    """The summary columns of a result: the evidence with the highest score that names a list entry (and is
+    not allow-listed)."""
     top = None
     for flag in result.flags:
         for evidence in flag.evidence:
-            if evidence.entry and (top is None or evidence.score > top.score):
+            if evidence.entry and evidence.suppressed_by is None and (top is None or evidence.score > top.score):
                 top = evidence
     rules = ";".join(dict.fromkeys(flag.rule for flag in result.flags))
     if top is None:
@@ -253,16 +319,78 @@ def _summary_row(result: ScreeningResult) -> SummaryRow:
             top.list, top.score)
 
 
-def screen_chunk(task: ChunkTask) -> ChunkOutcome:
-    """Screen every row of a chunk. Bad rows become error lines; nothing raises for a row's sake."""
-    screener = screener_for(task.pack)
+def csv_text(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows as CSV (``\\n`` line ends); the csv module writes None as an empty cell."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def encode_summary(rows: Sequence[SummaryRow], summary: SummaryFormat) -> bytes:
+    """Summary rows as the output file wants them."""
+    if summary == "csv":
+        return csv_text(rows)
+    if summary == "json":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    return b""
+
+
+def _error_line(task: ChunkTask, row: int, line: int | None, record_id: str | None,
+                errors: list[dict[str, str]]) -> str:
+    error: dict[str, Any] = {"input": task.input_name, "row": row}
+    if line is not None:
+        error["line"] = line
+    error["record_id"] = record_id
+    error["message"] = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    error["errors"] = errors
+    return json.dumps(error, ensure_ascii=False) + "\n"
+
+
+def _count(stats: ChunkStats, result: ScreeningResult, record: Record, screener: Screener) -> None:
+    stats.screened += 1
+    stats.decisions[result.decision.value] += 1
+    for rule in dict.fromkeys(flag.rule for flag in result.flags):
+        stats.rules[rule] += 1
+    if result.decision is Decision.clear:
+        return
+    # list entries are parties and vessels of the party lists; goods concerns are counted apart, and country
+    # groups and ports are left to the destinations chart
     party_lists = screener.pack.party_lists
+    entries: dict[str, tuple[str | None, str | None]] = {}
+    goods: set[str] = set()
+    for flag in result.flags:
+        for evidence in flag.evidence:
+            if not evidence.entry or evidence.suppressed_by is not None:
+                continue
+            if evidence.list in party_lists:
+                entries.setdefault(evidence.entry, (evidence.matched, evidence.list))
+            elif evidence.list == "goods":
+                goods.add(evidence.entry)
+    for entry, (matched, list_name) in entries.items():
+        stats.entries[entry] += 1
+        if matched:
+            stats.entry_names.setdefault(entry, matched)
+        if list_name:
+            stats.entry_lists.setdefault(entry, list_name)
+    stats.goods.update(goods)
+    destination = destination_of(record, screener.resolve_country)
+    stats.destinations[destination or "(unknown)"] += 1
+
+
+def screen_chunk(task: ChunkTask, context: RunContext) -> ChunkOutcome:
+    """Screen every row of a chunk. Bad rows become error lines; nothing raises for a row's sake."""
+    screener = screener_for(context)
+    digest_of: Callable[[ScreeningResult], str] | None = None
+    if context.store:
+        from service.review.alerts import result_digest
+
+        digest_of = result_digest
     stats = ChunkStats()
     result_lines: list[str] = []
     error_lines: list[str] = []
     summary: list[SummaryRow] = []
-    flagged: list[FlaggedResult] = []
-    for row, line, payload, problem in task.rows:
+    screened: list[ScreenedRecord] = []
+    for row, line, payload, problem in task.block.rows():
         stats.records += 1
         record: Record | None = None
         errors: list[dict[str, str]]
@@ -270,58 +398,35 @@ def screen_chunk(task: ChunkTask) -> ChunkOutcome:
         if problem is not None:
             errors = [{"field": "", "message": problem}]
         else:
-            record, errors, record_id = parse_payload(task, payload)
+            record, errors, record_id = parse_payload(task.kind, task.plan, payload)
         result: ScreeningResult | None = None
+        latency_ms = 0.0
         if record is not None:
             record_id = record.id
             try:
                 started = time.perf_counter()
                 # One timestamp for the whole run, so a resumed or re-run job writes the same bytes.
-                result = screener.screen(record, task.screened_at)
+                result = screener.screen(record, context.screened_at)
                 latency_ms = (time.perf_counter() - started) * 1000
+                if context.allow_list:
+                    result = context.suppress_allow_listed(result, record, screener.pack)
             except Exception as exc:  # an engine failure on one record must not stop the night's run
                 errors = [{"field": "", "message": f"screening failed: {type(exc).__name__}: {exc}"}]
+                result = None
         if result is None:
             stats.bad_rows += 1
-            error: dict[str, Any] = {"input": task.input_name, "row": row}
-            if line is not None:
-                error["line"] = line
-            error["record_id"] = record_id
-            error["message"] = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"]
-                                         for e in errors)
-            error["errors"] = errors
-            error_lines.append(json.dumps(error, ensure_ascii=False) + "\n")
+            error_lines.append(_error_line(task, row, line, record_id, errors))
             continue
         assert record is not None
-        result_lines.append(result.model_dump_json() + "\n")
-        summary.append(_summary_row(result))
-        stats.screened += 1
-        stats.decisions[result.decision.value] += 1
-        for rule in dict.fromkeys(flag.rule for flag in result.flags):
-            stats.rules[rule] += 1
-        if result.decision is not Decision.clear:
-            # list entries are parties and vessels of the party lists; goods concerns are counted apart,
-            # and country groups and ports are left to the destinations chart
-            entries: dict[str, tuple[str | None, str | None]] = {}
-            goods: set[str] = set()
-            for flag in result.flags:
-                for evidence in flag.evidence:
-                    if not evidence.entry:
-                        continue
-                    if evidence.list in party_lists:
-                        entries.setdefault(evidence.entry, (evidence.matched, evidence.list))
-                    elif evidence.list == "goods":
-                        goods.add(evidence.entry)
-            for entry, (matched, list_name) in entries.items():
-                stats.entries[entry] += 1
-                if matched:
-                    stats.entry_names.setdefault(entry, matched)
-                if list_name:
-                    stats.entry_lists.setdefault(entry, list_name)
-            stats.goods.update(goods)
-            destination = destination_of(record, screener.resolve_country)
-            stats.destinations[destination or "(unknown)"] += 1
-            if task.collect_flagged:
-                flagged.append(FlaggedResult(task.input_index, row, record.model_dump(mode="json"),
-                                             result.model_dump(mode="json"), round(latency_ms, 3)))
-    return ChunkOutcome(task.seq, "".join(result_lines), summary, "".join(error_lines), stats, flagged)
+        result_lines.append(result.model_dump_json())
+        summary.append(summary_row(result))
+        _count(stats, result, record, screener)
+        if digest_of is not None:
+            logged = bool(result.flags) or result.decision is not Decision.clear
+            screened.append(ScreenedRecord(task.input_index, row, record.id, record.model_dump(mode="json"),
+                                           result.decision.value, result.risk_score, digest_of(result),
+                                           result.model_dump(mode="json") if logged else None,
+                                           round(latency_ms, 3)))
+    results = ("\n".join(result_lines) + "\n").encode("utf-8") if result_lines else b""
+    return ChunkOutcome(task.seq, results, encode_summary(summary, context.summary),
+                        "".join(error_lines).encode("utf-8"), stats, screened)

@@ -15,19 +15,17 @@ staged as ``.F.rows.partial``, JSON arrays, and converted when the run completes
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from service.batch.journal import fsync_directory
-from service.batch.worker import SUMMARY_COLUMNS, ChunkOutcome, SummaryRow
+from service.batch.worker import SUMMARY_COLUMNS, ChunkOutcome, SummaryFormat, csv_text
 from service.errors import BatchError
 
 PARQUET_ROW_GROUP = 65_536
@@ -50,6 +48,15 @@ def output_format(path: Path) -> OutputFormat:
         raise BatchError(f"--out {path}: unknown output format {path.suffix or '(no extension)'!r}; "
                          f"use one of {', '.join(sorted(_EXTENSIONS))}")
     return found
+
+
+def summary_format(out_format: OutputFormat) -> SummaryFormat:
+    """How workers encode summary rows for this output: CSV rows, JSON arrays staged for Parquet, or none."""
+    if out_format is OutputFormat.csv:
+        return "csv"
+    if out_format is OutputFormat.parquet:
+        return "json"
+    return "none"
 
 
 @dataclass(frozen=True)
@@ -153,16 +160,14 @@ class OutputWriter:
                 stream.seek(size)
             self._streams[key] = stream
         if committed is None and paths.format is OutputFormat.csv:
-            self._streams["summary"].write(_csv_text([SUMMARY_COLUMNS]))
+            self._streams["summary"].write(csv_text([SUMMARY_COLUMNS]))
 
     def append(self, outcome: ChunkOutcome) -> None:
-        self._streams["results"].write(outcome.results.encode("utf-8"))
-        self._streams["errors"].write(outcome.errors.encode("utf-8"))
-        if self.paths.format is OutputFormat.csv:
-            self._streams["summary"].write(_csv_text([_csv_cells(row) for row in outcome.summary]))
-        elif self.paths.format is OutputFormat.parquet:
-            self._streams["summary"].write("".join(json.dumps(row, ensure_ascii=False) + "\n"
-                                                   for row in outcome.summary).encode("utf-8"))
+        """Append a chunk's output (encoded by the worker, see :func:`summary_format`)."""
+        self._streams["results"].write(outcome.results)
+        self._streams["errors"].write(outcome.errors)
+        if "summary" in self._streams:
+            self._streams["summary"].write(outcome.summary)
 
     def commit(self) -> dict[str, int]:
         """Flush and fsync every temporary file; returns their sizes for the journal."""
@@ -235,12 +240,3 @@ def discard_partials(paths: OutputPaths) -> None:
     for path in [*paths.staging.values(), *(OutputPaths.partial(p) for p in paths.finals)]:
         path.unlink(missing_ok=True)
 
-
-def _csv_cells(row: SummaryRow) -> list[str]:
-    return ["" if value is None else str(value) for value in row]
-
-
-def _csv_text(rows: Sequence[Sequence[str]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode("utf-8")

@@ -12,11 +12,10 @@ import pytest
 
 from service.batch import BatchOptions, ExitCode, run_batch
 from service.batch.mapping import ColumnMapping, load_mapping
-from service.batch.readers import open_input, read_rows
-from service.batch.worker import SUMMARY_COLUMNS, ChunkTask, PackSource, parse_payload
+from service.batch.readers import Row, open_input, read_chunks, read_rows
+from service.batch.worker import SUMMARY_COLUMNS, parse_payload
 from service.engine import Screener
 from service.model import Record, ScreeningResult
-from service.rulepack import Pack
 from service.settings import Settings
 from tests.batch.conftest import (
     STAMP,
@@ -36,34 +35,46 @@ WRITERS: dict[str, tuple[str, Callable[[Path, Sequence[Record]], Path]]] = {
 
 
 @pytest.mark.parametrize("fmt", list(WRITERS))
-def test_input_format_round_trips(fmt: str, tmp_path: Path, sample_records: list[Record],
-                                  bundled_pack: Pack) -> None:
+def test_input_format_round_trips(fmt: str, tmp_path: Path, sample_records: list[Record]) -> None:
     name, writer = WRITERS[fmt]
     path = writer(tmp_path / name, sample_records)
     mapping = ColumnMapping.default()
     source = open_input(path, mapping)
-    pack = PackSource(str(bundled_pack.root), (), bundled_pack.info.digest)
     read_back: list[Record] = []
-    rows = list(read_rows(source, mapping, 0, 0, 0))
-    assert [raw.row for raw in rows] == list(range(1, len(sample_records) + 1))
-    task = ChunkTask(0, 0, str(path), source.kind, source.plan, [], pack, STAMP)
-    for raw in rows:
-        assert raw.problem is None
-        parsed, errors, _ = parse_payload(task, raw.payload)
+    chunks = list(read_chunks(source, mapping, 0, 0, 0, max_rows=50, max_bytes=10**9))
+    assert len(chunks) == 5
+    rows = [row for chunk in chunks for row in chunk.block.rows()]
+    assert [row for row, _, _, _ in rows] == list(range(1, len(sample_records) + 1))
+    for _, _, payload, problem in rows:
+        assert problem is None
+        parsed, errors, _ = parse_payload(source.kind, source.plan, payload)
         assert errors == []
         assert parsed is not None
         read_back.append(parsed)
     assert read_back == sample_records
 
 
-def test_reading_resumes_from_any_reported_position(tmp_path: Path, sample_records: list[Record]) -> None:
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet-flat", "parquet-nested"])
+def test_reading_resumes_from_any_reported_position(fmt: str, tmp_path: Path, sample_records: list[Record]) -> None:
+    name, writer = WRITERS[fmt]
     mapping = ColumnMapping.default()
-    for name, writer in (("in.jsonl", write_jsonl), ("in.csv", write_csv), ("in.parquet", write_parquet_flat)):
-        source = open_input(writer(tmp_path / name, sample_records), mapping)
-        everything = list(read_rows(source, mapping, 0, 0, 0))
-        cut = everything[100]
-        rest = list(read_rows(source, mapping, cut.end_offset, cut.row, cut.end_line))
-        assert rest == everything[101:], name
+    source = open_input(writer(tmp_path / name, sample_records), mapping)
+    everything = list(read_rows(source, mapping, 0, 0, 0))
+    cut = everything[100]
+    assert list(read_rows(source, mapping, cut.end_offset, cut.row, cut.end_line)) == everything[101:]
+    # chunks hold the same rows however they are cut (by count or by size), and reading from the position
+    # after any chunk gives the rows of the chunks after it
+    whole: list[Row] = [(raw.row, raw.line, raw.payload, raw.problem) for raw in everything]
+    for max_rows, max_bytes in ((37, 10**9), (1000, 2000)):
+        chunks = list(read_chunks(source, mapping, 0, 0, 0, max_rows=max_rows, max_bytes=max_bytes))
+        assert len(chunks) > 3
+        sizes = [len(list(chunk.block.rows())) for chunk in chunks]
+        assert [row for chunk in chunks for row in chunk.block.rows()] == whole
+        for index in (0, len(chunks) // 2, len(chunks) - 2):
+            end = chunks[index]
+            rest = read_chunks(source, mapping, end.end_offset, end.end_row, end.end_line, max_rows=10,
+                               max_bytes=10**9)
+            assert [row for chunk in rest for row in chunk.block.rows()] == whole[sum(sizes[:index + 1]):]
 
 
 def _expected_results(screener: Screener, records: Sequence[Record]) -> list[ScreeningResult]:
@@ -162,8 +173,7 @@ def test_csv_dialect_and_encoding_from_the_mapping(tmp_path: Path) -> None:
     mapping = load_mapping(mapping_path)
     source = open_input(export, mapping)
     (raw,) = list(read_rows(source, mapping, 0, 0, 0))
-    task = ChunkTask(0, 0, str(export), source.kind, source.plan, [], PackSource("", (), ""), STAMP)
-    parsed, errors, _ = parse_payload(task, raw.payload)
+    parsed, errors, _ = parse_payload(source.kind, source.plan, raw.payload)
     assert errors == []
     assert parsed == Record.model_validate({"id": "K-1", "kind": "counterparty", "parties": [
         {"role": "consignee", "name": "Café Nord, Ltd", "country": "FR"}]})
