@@ -30,6 +30,7 @@ SHORT_WEIGHT = 0.6
 UNMATCHED_QUERY_WEIGHT = 0.5
 ABBREVIATION_SIMILARITY = 0.8
 SINGLE_WORD_CAP = 0.74
+PARTICLE_CAP = 0.6
 LATIN_SKELETON_SIMILARITY = 0.75
 
 _PATRONYMIC_ENDINGS = ("ovich", "evich", "ovych", "evych", "ovna", "evna", "ichna", "yevich", "ievich",
@@ -156,9 +157,15 @@ def word_similarity(a: str, b: str, skel_a: str, skel_b: str, arabic: bool) -> f
         return 1.0
     if a.isdigit() or b.isdigit():
         return 0.0
-    shortest = min(len(a), len(b))
+    size_a = len(a)
+    size_b = len(b)
+    shortest = size_a if size_a < size_b else size_b
     if shortest == 1:
         return 0.6 if a[0] == b[0] else 0.0
+    if skel_a != skel_b and (shortest <= 3 or 2 * shortest < 0.72 * (size_a + size_b)):
+        # Without the skeleton, only an edit similarity of 0.72 counts, and neither measure can exceed
+        # 2 * shortest / (both lengths): too different in length (or too short) to be a typo.
+        return 0.0
     score = max(Indel.normalized_similarity(a, b), OSA.normalized_similarity(a, b))
     same_skeleton = skel_a == skel_b and (len(skel_a) >= 2 or (a[0] == b[0] and bool(skel_a)))
     if shortest <= 3 and score < 0.99:
@@ -210,16 +217,29 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
     """Score how well ``query`` matches ``listed`` (0..1) and say how (see the module docstring)."""
     if query.folded == listed.folded:
         return NameComparison(1.0, "name-exact")
-    if query.tokens == listed.tokens:
+    q_tokens = query.tokens
+    l_tokens = listed.tokens
+    if len(q_tokens) == 1 == len(l_tokens) and query.dropped_stop_words != listed.dropped_stop_words:
+        # "Dos Santos" is a surname with its particle; with one word left the particle is half the name, and the
+        # bare word (SANTOS), or one like it (SANTOSO), names someone else.
+        similar = word_similarity(q_tokens[0], l_tokens[0], query.skeletons[0], listed.skeletons[0],
+                                  query.arabic or listed.arabic)
+        return NameComparison(min(similar, PARTICLE_CAP), "name-fuzzy")
+    if q_tokens == l_tokens:
         return NameComparison(0.98, "name-normalised")
     if query.sorted_tokens == listed.sorted_tokens:
         return NameComparison(0.96, "name-reordered")
 
+    q_weights = query.weights
+    l_weights = listed.weights
     arabic = query.arabic or listed.arabic
+    l_range = range(len(l_tokens))
+    l_skeletons = listed.skeletons
     pairs: list[tuple[float, int, int]] = []
-    for i, (qa, qs) in enumerate(zip(query.tokens, query.skeletons, strict=True)):
-        for j, (la, ls) in enumerate(zip(listed.tokens, listed.skeletons, strict=True)):
-            sim = word_similarity(qa, la, qs, ls, arabic)
+    for i, (qa, qs) in enumerate(zip(q_tokens, query.skeletons, strict=True)):
+        for j in l_range:
+            la = l_tokens[j]
+            sim = 1.0 if qa == la else word_similarity(qa, la, qs, l_skeletons[j], arabic)
             if sim > 0.0:
                 pairs.append((sim, i, j))
     used_q: set[int] = set()
@@ -227,30 +247,38 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
     matched_q = matched_l = 0.0
     distinctive_hit = False
     # First, a word of one name written as two words in the other ("AIRCRAFT" / "AIR CRAFT").
-    close_q = {i for sim, i, _ in pairs if sim >= 0.9}
-    close_l = {j for sim, _, j in pairs if sim >= 0.9}
-    for short, long, used_short, used_long, short_is_query, close in (
-        (query, listed, used_q, used_l, True, close_l), (listed, query, used_l, used_q, False, close_q)):
-        if len(short.tokens) < 2:
-            continue
-        for i, word in enumerate(long.tokens):
-            if i in used_long or i in close or len(word) < 6:
+    if (len(q_tokens) >= 2 and any(len(w) >= 6 for w in l_tokens)) or (
+            len(l_tokens) >= 2 and any(len(w) >= 6 for w in q_tokens)):
+        close_q = {i for sim, i, _ in pairs if sim >= 0.9}
+        close_l = {j for sim, _, j in pairs if sim >= 0.9}
+        for short, long, used_short, used_long, short_is_query, close in (
+                (query, listed, used_q, used_l, True, close_l), (listed, query, used_l, used_q, False, close_q)):
+            short_tokens = short.tokens
+            if len(short_tokens) < 2:
                 continue
-            for j in range(len(short.tokens) - 1):
-                if j in used_short or j + 1 in used_short:
+            for i, word in enumerate(long.tokens):
+                size = len(word)
+                if size < 6 or i in used_long or i in close:
                     continue
-                if Indel.normalized_similarity(word, short.tokens[j] + short.tokens[j + 1]) >= 0.9:
-                    used_long.add(i)
-                    used_short.update((j, j + 1))
-                    pair_weight = short.weights[j] + short.weights[j + 1]
-                    if short_is_query:
-                        matched_q += pair_weight
-                        matched_l += long.weights[i]
-                    else:
-                        matched_l += pair_weight
-                        matched_q += long.weights[i]
-                    distinctive_hit = distinctive_hit or long.weights[i] >= 1.0
-                    break
+                for j in range(len(short_tokens) - 1):
+                    if j in used_short or j + 1 in used_short:
+                        continue
+                    pair_text = short_tokens[j] + short_tokens[j + 1]
+                    # a similarity of 0.9 needs lengths within a ninth of each other
+                    if 2 * min(size, len(pair_text)) < 0.9 * (size + len(pair_text)):
+                        continue
+                    if Indel.normalized_similarity(word, pair_text) >= 0.9:
+                        used_long.add(i)
+                        used_short.update((j, j + 1))
+                        pair_weight = short.weights[j] + short.weights[j + 1]
+                        if short_is_query:
+                            matched_q += pair_weight
+                            matched_l += long.weights[i]
+                        else:
+                            matched_l += pair_weight
+                            matched_q += long.weights[i]
+                        distinctive_hit = distinctive_hit or long.weights[i] >= 1.0
+                        break
     pairs.sort(reverse=True)
     chosen: list[tuple[float, int, int]] = []
     for sim, i, j in pairs:
@@ -259,49 +287,52 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
         chosen.append((sim, i, j))
         used_q.add(i)
         used_l.add(j)
-        matched_q += query.weights[i] * sim
-        matched_l += listed.weights[j] * sim
-        if sim >= 0.8 and listed.weights[j] >= 1.0 and query.weights[i] >= GIVEN_NAME_WEIGHT:
+        matched_q += q_weights[i] * sim
+        matched_l += l_weights[j] * sim
+        if sim >= 0.8 and l_weights[j] >= 1.0 and q_weights[i] >= GIVEN_NAME_WEIGHT:
             distinctive_hit = True
     # Abbreviated words left over (INTL, COML, TRDG, PETR): credit them at a listed word they abbreviate.
-    for i, word in enumerate(query.tokens):
-        if i in used_q:
-            continue
-        for j, other in enumerate(listed.tokens):
-            if j in used_l:
+    if len(used_q) < len(q_tokens) and len(used_l) < len(l_tokens):
+        for i, word in enumerate(q_tokens):
+            if i in used_q:
                 continue
-            if is_abbreviation(word, other) or is_abbreviation(other, word):
-                used_q.add(i)
-                used_l.add(j)
-                chosen.append((ABBREVIATION_SIMILARITY, i, j))
-                weight = min(query.weights[i], listed.weights[j])
-                matched_q += weight * ABBREVIATION_SIMILARITY
-                matched_l += listed.weights[j] * ABBREVIATION_SIMILARITY
-                if weight < query.weights[i]:
-                    # The query's abbreviation weighs what the word it stands for weighs.
-                    matched_q += query.weights[i] - weight
-                distinctive_hit = distinctive_hit or listed.weights[j] >= 1.0
-                break
+            for j, other in enumerate(l_tokens):
+                if j in used_l:
+                    continue
+                if is_abbreviation(word, other) or is_abbreviation(other, word):
+                    used_q.add(i)
+                    used_l.add(j)
+                    chosen.append((ABBREVIATION_SIMILARITY, i, j))
+                    weight = min(q_weights[i], l_weights[j])
+                    matched_q += weight * ABBREVIATION_SIMILARITY
+                    matched_l += l_weights[j] * ABBREVIATION_SIMILARITY
+                    if weight < q_weights[i]:
+                        # The query's abbreviation weighs what the word it stands for weighs.
+                        matched_q += q_weights[i] - weight
+                    distinctive_hit = distinctive_hit or l_weights[j] >= 1.0
+                    break
     cross_script = query.arabic != listed.arabic
     if cross_script and query.distinctive and listed.distinctive:
         # Across scripts, generic words are translated (گروه = group), not transliterated: only the
         # distinctive words can be compared, so only they count.
         matched_q = matched_l = sum(sim for sim, i, j in chosen
-                                    if query.weights[i] >= 1.0 and listed.weights[j] >= 1.0)
+                                    if q_weights[i] >= 1.0 and l_weights[j] >= 1.0)
         total_q = float(len(query.distinctive))
         total_l = float(len(listed.distinctive))
     else:
         # An unexplained word of the query says "another company" more loudly than a generic weight allows.
-        total_q = sum(w if i in used_q or query.soft[i] else max(w, UNMATCHED_QUERY_WEIGHT)
-                      for i, w in enumerate(query.weights))
-        total_l = sum(listed.weights) or 1.0
+        soft = query.soft
+        total_q = 0.0
+        for i, w in enumerate(q_weights):
+            total_q += w if i in used_q or soft[i] or w >= UNMATCHED_QUERY_WEIGHT else UNMATCHED_QUERY_WEIGHT
+        total_l = sum(l_weights) or 1.0
     cover_q = matched_q / (total_q or 1.0)
     cover_l = matched_l / total_l
     score = 0.6 * cover_q + 0.4 * cover_l
     method = "name-fuzzy"
 
     # Words split or run together across the whole name defeat word alignment; compare the letters.
-    if (len(query.tokens) != len(listed.tokens) and _same_numbers(query, listed)
+    if (len(q_tokens) != len(l_tokens) and _same_numbers(query, listed)
             and abs(len(query.joined) - len(listed.joined)) <= 2):
         joined = Indel.normalized_similarity(query.joined, listed.joined)
         if joined >= 0.9 and joined * 0.97 > score:
@@ -315,10 +346,16 @@ def compare_names(query: NameKey, listed: NameKey) -> NameComparison:
     if not _same_numbers(query, listed):
         # PORT OLYA-1 is not PORT OLYA-2: numbers in names identify.
         score = min(score, 0.6)
-    if cross_script and sum(1 for sim, i, j in chosen if sim >= 0.8 and listed.weights[j] >= 1.0) < 2:
+    if cross_script and sum(1 for sim, i, j in chosen if sim >= 0.8 and l_weights[j] >= 1.0) < 2:
         # One word meeting its romanisation only by consonant skeleton happens by chance (ظفری / ZEPHYR).
         score = min(score, SINGLE_WORD_CAP)
-    one_word = sum(1 for w in query.weights if w >= GIVEN_NAME_WEIGHT) == 1 and len(listed.distinctive) >= 2
+    one_word = False
+    if len(l_tokens) >= 2:
+        strong = 0
+        for w in q_weights:
+            if w >= GIVEN_NAME_WEIGHT:
+                strong += 1
+        one_word = strong == 1 and len(listed.distinctive) >= 2
     return NameComparison(min(score, 0.97), method, one_word)
 
 

@@ -31,10 +31,12 @@ _COMPANY_NUMBERS = frozenset({IdentifierKind.inn, IdentifierKind.ogrn, Identifie
 
 #: Posting lists longer than this belong to words too common to retrieve candidates on their own.
 _COMMON_POSTING = 3000
-CANDIDATES = 6
+CANDIDATES = 4
 _RARE_POSTING = 150
-_LIKE_CACHE_SIZE = 200_000
-PREFILTER_CUTOFF = 72
+_WORD_CACHE_SIZE = 200_000
+PREFILTER_CUTOFF = 66
+_RANK_CHUNK = 8
+RANK_BOUND_WEIGHT = 100.0
 TYPO_CREDIT = 0.8
 UNVERIFIED_FACTOR = 0.92
 
@@ -80,8 +82,15 @@ class NameCandidate:
     listed_key: NameKey
 
 
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+def _first(item: tuple[int, object, object, object, object]) -> int:
+    return item[0]
+
+
+def _deletions(word: str) -> list[str]:
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
+
+
+_Postings = tuple[dict[int, float], ...]
 
 
 class NameIndex:
@@ -92,15 +101,14 @@ class NameIndex:
         self.vessels = vessels
         self.vocabulary = vocabulary
         self.names: list[IndexedName] = []
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._postings: dict[str, dict[int, float]] = defaultdict(dict)  # word or ~skeleton -> name id: weight
         self._name_weight: list[float] = []
-        self._word_weight: list[dict[str, float]] = []
-        self._name_words: list[frozenset[str]] = []
         self._sorted_text: list[str] = []
-        self._deletes: dict[str, set[str]] = defaultdict(set)
+        # a listed word, or a listed word less one letter -> the listed words it stands for (typos are one edit)
+        self._near: dict[str, tuple[str, ...]] = {}
         self._whole: dict[str, list[int]] = defaultdict(list)
         self._initials: dict[str, list[int]] = defaultdict(list)
-        self._like_cache: dict[str, set[str]] = {}
+        self._word_cache: dict[tuple[str, bool], _Postings] = {}
         for entry_index, entry in enumerate(self.entries):
             spec = entry.spec
             aliases: list[tuple[str, AliasQuality]] = [(spec.name, AliasQuality.strong)]
@@ -116,28 +124,30 @@ class NameIndex:
                     continue
                 seen.add((key.tokens, quality))
                 self._add(IndexedName(entry_index, text, key, quality))
+        near: dict[str, list[str]] = defaultdict(list)
+        for word in self._postings:
+            if word.startswith("~"):
+                continue
+            near[word].append(word)
+            if len(word) >= 4 and not word.isdigit():
+                for variant in _deletions(word):
+                    near[variant].append(word)
+        self._near = {variant: tuple(words) for variant, words in near.items()}
+        self._postings = dict(self._postings)  # built: a look-up must never add an empty list
 
     def _add(self, name: IndexedName) -> None:
         name_id = len(self.names)
         self.names.append(name)
         self._name_weight.append(sum(name.key.weights) or 1.0)
-        word_weight: dict[str, float] = {}
-        for word, skel, weight in zip(name.key.tokens, name.key.skeletons, name.key.weights, strict=True):
-            word_weight[word] = max(weight, word_weight.get(word, 0.0))
-            word_weight["~" + skel] = max(weight, word_weight.get("~" + skel, 0.0))
-        self._word_weight.append(word_weight)
-        self._name_words.append(frozenset(word_weight))
         self._sorted_text.append(" ".join(name.key.sorted_tokens))
         self._whole[name.key.joined].append(name_id)
         if name.quality is AliasQuality.weak:
             return  # acronyms match only whole (see module docstring)
         for word, skel, weight in set(zip(name.key.tokens, name.key.skeletons, name.key.weights, strict=True)):
-            self._postings[word].append((name_id, weight))
+            self._postings[word][name_id] = weight
             if len(skel) >= 2:
-                self._postings["~" + skel].append((name_id, weight))
-            if len(word) >= 4 and not word.isdigit():
-                for variant in _deletions(word):
-                    self._deletes[variant].add(word)
+                skel_posting = self._postings["~" + skel]
+                skel_posting[name_id] = max(weight, skel_posting.get(name_id, 0.0))
         if len(name.key.tokens) >= 3:
             self._initials[initials(name.key)].append(name_id)
 
@@ -145,98 +155,163 @@ class NameIndex:
     def size(self) -> int:
         return len(self.names)
 
-    def _words_like(self, word: str) -> set[str]:
-        """Listed words equal to ``word`` or one edit from it (remembered: queries share most words)."""
-        cached = self._like_cache.get(word)
+    def _word_postings(self, word: str, skel: str, by_skeleton: bool) -> _Postings:
+        """The posting lists a query word reaches: its own, those of listed words one edit from it and, with
+        ``by_skeleton``, that of its consonant skeleton (remembered: queries share most words)."""
+        cache_key = (word, by_skeleton)
+        cached = self._word_cache.get(cache_key)
         if cached is not None:
             return cached
-        found = self._find_words_like(word)
-        if len(self._like_cache) < _LIKE_CACHE_SIZE:
-            self._like_cache[word] = found
+        postings_of = self._postings
+        keys = sorted(self._words_like(word))
+        if by_skeleton:
+            keys.append("~" + skel)
+        found = tuple(p for k in keys if (p := postings_of.get(k)) is not None)
+        if len(self._word_cache) >= _WORD_CACHE_SIZE:
+            self._word_cache.clear()  # the words of recent queries are the likely ones
+        self._word_cache[cache_key] = found
         return found
 
-    def _find_words_like(self, word: str) -> set[str]:
+    def _words_like(self, word: str) -> set[str]:
+        """Listed words equal to ``word`` or one edit from it."""
         found = {word}
         if len(word) >= 4 and not word.isdigit():
-            found |= self._deletes.get(word, set())
-            for variant in _deletions(word):
-                if variant in self._postings:
-                    found.add(variant)
-                found |= self._deletes.get(variant, set())
+            near = self._near
+            for variant in (word, *_deletions(word)):
+                listed = near.get(variant)
+                if listed is not None:
+                    found.update(listed)
         return found
 
     def candidates(self, key: NameKey, floor: float, limit: int = CANDIDATES) -> list[int]:
         """Ids of the listed names that could score ``floor`` against ``key``, most promising first.
 
+        See ``_viable`` for which names can. When more than ``limit`` remain, rapidfuzz scores them on their
+        sorted words (in C), those scoring below ``PREFILTER_CUTOFF`` are dropped, and only the best ``limit``
+        are kept, by that score plus their best case: every name holding all the query's words (or all of whose
+        words the query holds) scores 100 on ``token_set_ratio``, and the best case tells them apart.
+        """
+        viable = self._viable(key, floor)
+        viable.sort(reverse=True)  # best case first
+        if len(viable) <= limit:
+            return [name_id for _, name_id in viable]
+        query = " ".join(key.sorted_tokens)
+        sorted_text = self._sorted_text
+        best: list[tuple[float, int]] = []
+        for start in range(0, len(viable), _RANK_CHUNK):
+            chunk = viable[start:start + _RANK_CHUNK]
+            for _, score, position in process.extract(query, [sorted_text[n] for _, n in chunk],
+                                                      scorer=fuzz.token_set_ratio, processor=None, limit=None,
+                                                      score_cutoff=PREFILTER_CUTOFF):
+                bound, name_id = chunk[position]
+                best.append((-(score + RANK_BOUND_WEIGHT * bound), name_id))
+            if len(best) >= limit and start + _RANK_CHUNK < len(viable):
+                best.sort()
+                del best[limit:]
+                # the names left score at most 100 on the words, plus their best case
+                if -best[-1][0] > 100.0 + RANK_BOUND_WEIGHT * viable[start + _RANK_CHUNK][0]:
+                    break
+        best.sort()
+        return [name_id for _, name_id in best[:limit]]
+
+    def _viable(self, key: NameKey, floor: float) -> list[tuple[float, int]]:
+        """The listed names that could score ``floor`` against ``key``, each with its best possible score.
+
         Support counts, for each listed name, the weight of the query's words it shares (exactly, by a typo, or
         by skeleton) and the weight of its own words that were hit. A comparison scores
         ``0.6 * query coverage + 0.4 * listed coverage``; long query words that did not reach a name may still
         match it with two typos, so they are credited optimistically, and a name whose best case stays below
-        ``floor`` is never compared. When many remain, rapidfuzz ranks them on their sorted words (in C) and
-        only the best ``limit`` are scored in full.
+        ``floor`` is never compared.
+
+        Most names share a single word with the query, and their best case is then known for the whole posting
+        list at once: such a list is looked at name by name only when that one word could carry a match. Names
+        sharing several words are found by intersecting posting lists (in C).
         """
-        support_q: dict[int, float] = defaultdict(float)
-        support_l: dict[int, float] = defaultdict(float)
         distinctive = any(w >= 0.5 for w in key.weights)
         skipped = 0.0  # weight of generic words not used for retrieval: assume they match (an upper bound)
         long_total = 0.0
-        hit_long: dict[int, float] = defaultdict(float)
-        words: list[tuple[int, list[str], list[list[tuple[int, float]]], float, bool]] = []
+        postings_of = self._postings
+        words: list[tuple[int, _Postings, _Postings, float, bool]] = []
         for word, skel, weight in zip(key.tokens, key.skeletons, key.weights, strict=True):
             if distinctive and weight < 0.5:
                 skipped += weight
                 continue
             # A query word that is itself a listed word is spelt as listed: names without it will not match it by
             # two typos. Only a word no listed name contains earns the typo credit below.
-            unknown = len(word) >= 2 and not word.isdigit() and word not in self._postings
+            unknown = len(word) >= 2 and not word.isdigit() and word not in postings_of
             if unknown:
                 long_total += weight
-            keys = list(self._words_like(word))
-            if len(skel) >= 3 or (key.arabic and len(skel) >= 2):
-                keys.append("~" + skel)
-            postings = [p for k in keys if (p := self._postings.get(k)) is not None
-                        and (len(p) <= _COMMON_POSTING or not distinctive)]
-            size = sum(len(p) for p in postings)
-            words.append((size, keys, postings, weight, unknown))
+            every = self._word_postings(word, skel, len(skel) >= 3 or (key.arabic and len(skel) >= 2))
+            postings = every
+            if distinctive and any(len(p) > _COMMON_POSTING for p in every):
+                postings = tuple(p for p in every if len(p) <= _COMMON_POSTING)
+            if postings:
+                words.append((sum(map(len, postings)), postings, every, weight, unknown))
+        if not words:
+            return []
         # Rare words first: their postings are short and name the candidates. A common word (a frequent surname,
         # a brand every list repeats) then only adds support to candidates already found, unless no rare word
         # found any: walking its long posting list for every query would cost more than all the rest.
-        words.sort(key=lambda item: item[0])
-        for size, keys, postings, weight, unknown in words:
-            if size > _RARE_POSTING and support_q:
-                wanted = set(keys)
-                for name_id in list(support_q):
-                    common = wanted & self._name_words[name_id]
-                    if common:
-                        support_q[name_id] += weight
-                        support_l[name_id] += max(self._word_weight[name_id][w] for w in common)
+        words.sort(key=_first)
+        walked: list[tuple[dict[int, float], float, bool]] = []
+        checked: list[tuple[_Postings, float]] = []
+        for size, postings, every, weight, unknown in words:
+            if walked and size > _RARE_POSTING:
+                checked.append((every, weight))
                 continue
-            hits: dict[int, float] = {}
-            for posting in postings:
-                hits.update(posting)
-            for name_id, listed_weight in hits.items():
-                support_q[name_id] += weight
-                support_l[name_id] += listed_weight
-                if unknown:
-                    hit_long[name_id] += weight
+            hits = postings[0]
+            if len(postings) > 1:
+                hits = dict(hits)
+                for posting in postings[1:]:
+                    hits.update(posting)
+            walked.append((hits, weight, unknown))
+
         total_q = sum(key.weights) or 1.0
         name_weight = self._name_weight
-        viable: list[int] = []
-        for name_id, shared in support_q.items():
+        viable: list[tuple[float, int]] = []
+        # Names met by more than one query word, each scored in full.
+        several: set[int] = set()
+        for position, (hits, _, _) in enumerate(walked):
+            for other, _, _ in walked[position + 1:]:
+                several.update(hits.keys() & other.keys())
+            for every, _ in checked:
+                for posting in every:
+                    several.update(hits.keys() & posting.keys())
+        for name_id in several:
+            shared = listed = found_long = 0.0
+            for hits, weight, unknown in walked:
+                listed_weight = hits.get(name_id)
+                if listed_weight is not None:
+                    shared += weight
+                    listed += listed_weight
+                    if unknown:
+                        found_long += weight
+            for every, weight in checked:
+                best = max((p[name_id] for p in every if name_id in p), default=None)
+                if best is not None:
+                    shared += weight
+                    listed += best
             # A long query word that did not reach this name may still match it with two typos.
-            maybe = skipped + TYPO_CREDIT * (long_total - hit_long.get(name_id, 0.0))
+            maybe = skipped + TYPO_CREDIT * (long_total - found_long)
             query_share = (shared + maybe) / total_q
-            listed_share = (support_l[name_id] + maybe) / name_weight[name_id]
+            listed_share = (listed + maybe) / name_weight[name_id]
             bound = 0.6 * (query_share if query_share < 1.0 else 1.0) + 0.4 * (
                 listed_share if listed_share < 1.0 else 1.0)
             if bound >= floor:
-                viable.append(name_id)
-        if len(viable) <= limit:
-            return viable
-        ranked = process.extract(" ".join(key.sorted_tokens), {n: self._sorted_text[n] for n in viable},
-                                 scorer=fuzz.token_set_ratio, processor=None, limit=limit,
-                                 score_cutoff=PREFILTER_CUTOFF)
-        return [name_id for _, _, name_id in ranked]
+                viable.append((bound, name_id))
+        # Names met by one query word only: their query coverage is that word's.
+        for hits, weight, unknown in walked:
+            maybe = skipped + TYPO_CREDIT * (long_total - (weight if unknown else 0.0))
+            query_share = (weight + maybe) / total_q
+            query_part = 0.6 * (query_share if query_share < 1.0 else 1.0)
+            if query_part + 0.4 < floor:
+                continue  # not even a name made of this word alone could score ``floor``
+            for name_id, listed_weight in hits.items():
+                listed_share = (listed_weight + maybe) / name_weight[name_id]
+                bound = query_part + 0.4 * (listed_share if listed_share < 1.0 else 1.0)
+                if bound >= floor and name_id not in several:
+                    viable.append((bound, name_id))
+        return viable
 
     def match(self, key: NameKey, floor: float) -> list[NameCandidate]:
         """Listed entries whose best name scores at least ``floor`` against ``key``, best first."""

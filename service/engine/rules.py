@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from service.engine.facts import Hit, RecordFacts
@@ -322,24 +323,37 @@ _FORMATTER = string.Formatter()
 
 def render_reason(template: str, record: Record, rule: RuleSpec, hits: Sequence[Hit]) -> str:
     """Fill the reason template from the hits (first hit providing a placeholder wins)."""
-    values: dict[str, str] = {
-        "record_id": record.id,
-        "rule": rule.id,
-        "fields": ", ".join(dict.fromkeys(h.field for h in hits)) or "the record",
-        "values": ", ".join(dict.fromkeys(f"'{h.value}'" for h in hits if h.value))[:300] or "-",
-    }
-    for hit in hits:
-        for key, value in hit.context.items():
-            values.setdefault(key, value)
     out = []
-    for literal, name, spec, conversion in _FORMATTER.parse(template):
+    for literal, name, spec, conversion in _parse_template(template):
         out.append(literal)
         if name is not None:
-            value = values.get(name, "n/a")
+            value = _placeholder(name, record, rule, hits)
             if conversion:
                 value = _FORMATTER.convert_field(value, conversion)
             out.append(_FORMATTER.format_field(value, spec or ""))
     return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _parse_template(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    return tuple(_FORMATTER.parse(template))
+
+
+def _placeholder(name: str, record: Record, rule: RuleSpec, hits: Sequence[Hit]) -> str:
+    # Looked up only for the placeholders the template uses: hits carry a dozen context values each.
+    if name == "record_id":
+        return record.id
+    if name == "rule":
+        return rule.id
+    if name == "fields":
+        return ", ".join(dict.fromkeys(h.field for h in hits)) or "the record"
+    if name == "values":
+        return ", ".join(dict.fromkeys(f"'{h.value}'" for h in hits if h.value))[:300] or "-"
+    for hit in hits:
+        value = hit.context.get(name)
+        if value is not None:
+            return value
+    return "n/a"
 
 
 def make_flag(rule: RuleSpec, record: Record, hits: Sequence[Hit]) -> Flag:
