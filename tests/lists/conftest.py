@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 
 from service.lists import CompiledList, import_list
+from service.lists.commands import register
 from service.rulepack.spec import PartySpec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -30,3 +32,16 @@ def sdn_csv() -> CompiledList:
 
 def by_id(compiled: CompiledList) -> dict[str, PartySpec]:
     return {entry.id: entry for entry in compiled.entries}
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    """The lists commands in an app of their own."""
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def version() -> None:  # a second command, so that "lists" stays a sub-command as in the real app
+        """Unused."""
+
+    return app

@@ -10,19 +10,6 @@ import typer
 from typer.testing import CliRunner
 
 from service.lists import import_list, load_compiled_list, save_compiled_list
-from service.lists.commands import register
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.command()
-    def version() -> None:  # a second command, so that "lists" stays a sub-command as in the real app
-        """Unused."""
-
-    return app
 
 
 @pytest.fixture

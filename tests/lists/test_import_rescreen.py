@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
 from service.engine import Screener
-from service.lists.commands import register
 from service.model import parse_record
 from service.review import AlertFilter, list_alerts
 from service.review.alerts import result_digest
@@ -28,18 +26,6 @@ LISTED = {"id": "cp-korea", "kind": "counterparty",
                        "country": "KP"}]}
 ORDINARY = {"id": "cp-nordic", "kind": "counterparty",
             "parties": [{"role": "counterparty", "name": "Nordic Pumps AB", "country": "SE"}]}
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.command()
-    def version() -> None:  # a second command, so that "lists" stays a sub-command as in the real app
-        """Unused."""
-
-    return app
 
 
 def _env(data: Path, lists: list[str]) -> dict[str, str]:
