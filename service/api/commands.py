@@ -19,6 +19,7 @@ import uvicorn
 from service.api.app import create_app, ensure_first_key
 from service.api.logs import logging_config
 from service.api.packs import LoadedPack, load_configured_pack
+from service.api.workers import APP_FACTORY, ReusePortSupervisor, reuse_port_balancing
 from service.errors import NotFoundError, PackError, StoreError
 from service.settings import Settings
 from service.store import ApiKey, ApiKeyRepository, Role, open_database
@@ -61,9 +62,19 @@ def serve(
     common = {"host": host, "port": port, "log_config": config, "access_log": False, "server_header": False}
     if workers == 1:
         uvicorn.run(create_app(settings, pack=LoadedPack.build(pack), freeze_gc=True), **common)  # type: ignore[arg-type]
+    elif reuse_port_balancing():
+        # each worker on its own socket, so keep-alive connections spread over them: see service/api/workers.py
+        del pack  # the workers load their own; do not hold a copy in the supervisor
+        supervisor = ReusePortSupervisor(host, port, workers,
+                                         {"log_config": config, "access_log": False, "server_header": False})
+        try:
+            code = supervisor.run()
+        except OSError as exc:
+            raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        if code:
+            raise _fail("a worker process failed to start (see the log above)", code)
     else:
-        uvicorn.run("service.api.app:app_from_environment", factory=True, workers=workers,
-                    **common)  # type: ignore[arg-type]
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)  # type: ignore[arg-type]
 
 
 @contextmanager
