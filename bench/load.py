@@ -3,6 +3,7 @@ screening log on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/load.py [--clients 1,8,32] [--duration 15] [--stores sqlite,postgresql]
                                    [--workers 1] [--records 5000] [--rate 400]
+                                   [--data-dir DIR --lists ofac-sdn us-csl ...]
 
 For each store it starts ``screening serve`` on a free loopback port with a fresh store (a temporary SQLite
 file, or a scratch schema on the PostgreSQL server named by SCREENING_TEST_POSTGRES_URL, dropped after), makes
@@ -15,6 +16,8 @@ request is charged to it: no coordinated omission). That answers "at R requests/
 
 The load generator is a few lines of asyncio over raw sockets rather than an HTTP library, because it shares
 the machine's cores with the server: a heavy client would take CPU from the server and measure itself.
+With ``--data-dir`` and ``--lists`` the server screens with those imported lists too (``screening lists import``
+them into DIR first), as issue 7 asks: the latency bars with every official list loaded.
 Records are the deterministic synthetic shipments of bench/synthetic.py (unique made-up names, so the
 engine's caches do not flatter the figures). Loopback only, bounded in time.
 """
@@ -31,17 +34,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic import records as synthetic_records  # noqa: E402
-from service.store import ApiKeyRepository, Role, open_database  # noqa: E402
+from service.store import ApiKeyRepository, Role, ScreeningFilter, ScreeningRepository, open_database  # noqa: E402
 
 SERVE = "from service.api.commands import register; import typer; app = typer.Typer(); register(app); app()"
 
@@ -55,6 +61,7 @@ class Outcome:
     errors: int
     seconds: float
     latencies: list[float]
+    answered: int = 0  # 200 responses, warm-up included (each must be in the screening log)
 
     @property
     def rate(self) -> float:
@@ -88,17 +95,76 @@ def store_url(kind: str) -> Iterator[str]:
         yield url
 
 
+def tree_cpu_seconds(root: psutil.Process) -> float:
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def wait_until_quiet(root: psutil.Process, deadline: float) -> None:
+    """Wait until the server's process tree is idle: one worker answering /readyz does not mean the others
+    have built their screeners (a worker only accepts connections once started), and load sent meanwhile
+    would all land on the first one."""
+    before = tree_cpu_seconds(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = tree_cpu_seconds(root)
+        if after - before < 0.05:
+            return
+        before = after
+
+
+class MemoryWatch:
+    """Peak resident memory of each process of the server's tree, sampled every 0.2 s in a thread."""
+
+    def __init__(self, root: psutil.Process) -> None:
+        self.root = root
+        self.peaks: dict[int, int] = {}
+        self.peak_tree = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            tree = 0
+            for process in [self.root, *self.root.children(recursive=True)]:
+                try:
+                    rss = process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+                tree += rss
+                self.peaks[process.pid] = max(self.peaks.get(process.pid, 0), rss)
+            self.peak_tree = max(self.peak_tree, tree)
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        largest = max(self.peaks.values(), default=0)
+        return (f"server peak RSS: largest process {largest / 2**20:,.0f} MiB, whole tree "
+                f"{self.peak_tree / 2**20:,.0f} MiB ({len(self.peaks)} processes)")
+
+
 @contextmanager
-def server(url: str, workers: int, data_dir: Path) -> Iterator[tuple[int, str]]:
-    """``screening serve`` on a free port with a screener key; yields (port, key)."""
+def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = None) -> Iterator[tuple[int, str]]:
+    """``screening serve`` on a free port with a screener key; yields (port, key). ``lists`` names imported
+    lists in ``data_dir`` to screen with besides the pack. Prints the server's peak memory at the end."""
     database = open_database(url)
     key = ApiKeyRepository(database).create("load test", Role.screener, created_by="bench").secret
     database.dispose()
     port = free_port()
     env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_DATA_DIR": str(data_dir),
            "SCREENING_LOG_LEVEL": "WARNING"}
+    if lists is not None:
+        env["SCREENING_IMPORTED_LISTS"] = json.dumps(lists)
     process = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers",
                                 str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    memory = MemoryWatch(psutil.Process(process.pid))
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -114,13 +180,24 @@ def server(url: str, workers: int, data_dir: Path) -> Iterator[tuple[int, str]]:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not become ready")
             time.sleep(0.2)
+        wait_until_quiet(psutil.Process(process.pid), deadline)
         yield port, key
     finally:
+        print(f"# {memory.stop()}", flush=True)
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def logged_screenings(url: str) -> int:
+    """Rows in the screening log: every request answered 200 must have one (the answer waits for the commit)."""
+    database = open_database(url, migrate=False)
+    try:
+        return len(ScreeningRepository(database).list(ScreeningFilter(), limit=10_000_000))
+    finally:
+        database.dispose()
 
 
 def encode_requests(key: str, count: int) -> list[bytes]:
@@ -150,12 +227,13 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
     """Run ``clients`` connections for warm-up + ``duration`` seconds; closed loop, or open loop at ``rate``."""
     latencies: list[float] = []
     errors = 0
+    answered = 0
     counted = 0
     measuring = False
     stop = False
 
     async def client(number: int) -> None:
-        nonlocal errors, counted
+        nonlocal errors, counted, answered
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         index = number * 7919  # each client walks the records from its own place
         interval = clients / rate if rate else 0.0
@@ -175,6 +253,7 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
                 writer.write(payload)
                 status = await read_response(reader)
                 elapsed = time.perf_counter() - started
+                answered += status == 200
                 if measuring:
                     counted += 1
                     latencies.append(elapsed)
@@ -192,7 +271,8 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
     seconds = time.perf_counter() - started
     stop = True
     await asyncio.gather(*tasks)
-    return Outcome(store, f"open {rate:.0f}/s" if rate else "closed", clients, counted, errors, seconds, latencies)
+    return Outcome(store, f"open {rate:.0f}/s" if rate else "closed", clients, counted, errors, seconds, latencies,
+                   answered)
 
 
 def main() -> None:
@@ -204,6 +284,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--records", type=int, default=5000, help="distinct records cycled through")
     parser.add_argument("--rate", type=float, default=None, help="also run open-loop at this many requests/s")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where imported lists live")
+    parser.add_argument("--lists", nargs="*", default=None, help="imported lists to screen with (in --data-dir)")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     outcomes: list[Outcome] = []
@@ -211,9 +293,11 @@ def main() -> None:
           f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up, "
           f"load average before: {os.getloadavg()[0]:.2f} (anything above 0 is other work sharing the CPUs)",
           flush=True)
+    if args.lists:
+        print(f"# imported lists: {' '.join(args.lists)} from {args.data_dir}", flush=True)
     for store in args.stores.split(","):
-        with store_url(store) as url, tempfile.TemporaryDirectory() as data_dir, \
-                server(url, args.workers, Path(data_dir)) as (port, key):
+        with store_url(store) as url, tempfile.TemporaryDirectory() as scratch, \
+                server(url, args.workers, args.data_dir or Path(scratch), args.lists) as (port, key):
             payloads = encode_requests(key, args.records)
             for rate in [None, args.rate] if args.rate else [None]:
                 # Open loop only at the highest concurrency: one connection cannot carry R/s alone.
@@ -224,6 +308,9 @@ def main() -> None:
                     print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
                           f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
                           f"errors {outcome.errors}", flush=True)
+            answered = sum(o.answered for o in outcomes if o.store == store)
+            print(f"  {store:10} screening log: {logged_screenings(url):,} rows for {answered:,} answered requests",
+                  flush=True)
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
     print()
     print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
