@@ -18,7 +18,7 @@ from rich.console import Console
 
 from service.batch.journal import Journal, read_journal, write_journal
 from service.batch.mapping import ColumnMapping, load_mapping
-from service.batch.packs import load_run_pack, screening_digest
+from service.batch.packs import load_run_pack
 from service.batch.progress import ProgressMode, RunProgress
 from service.batch.readers import InputFile, input_fingerprint, open_input, read_chunks
 from service.batch.report import RunFacts, build_summary, write_report
@@ -134,7 +134,7 @@ def _validate(options: BatchOptions, settings: Settings) -> _Plan:
     except PackError as exc:
         raise BatchError(f"the rule pack at {options.pack_path or settings.pack_path} is invalid:\n{exc}") from None
     settings_key = {"out": str(options.out.resolve()), "format": out_format.value, "mapping": mapping.digest}
-    return _Plan(options, paths, mapping, inputs, pack, screening_digest(pack), settings_key)
+    return _Plan(options, paths, mapping, inputs, pack, pack.info.digest, settings_key)
 
 
 def _start_journal(plan: _Plan) -> tuple[Journal, bool]:

@@ -4,13 +4,12 @@ them (``service.lists.loading``): the pack at ``--pack`` or ``SCREENING_PACK_PAT
 
 The coordinator loads them once and sends the loaded pack to every worker (local or Dask), so all chunks
 are screened with the same data and workers need no access to the pack's files. A run is identified by the
-pack digest together with the digests of those lists (:func:`screening_digest`), so a list re-imported
-between an interrupted run and its resumption is noticed.
+pack digest, which covers the imported lists loaded with it, so a list re-imported between an interrupted run
+and its resumption is noticed.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,11 +33,3 @@ def load_run_pack(settings: Settings, pack_path: Path | None = None) -> Pack:
         return load_configured_pack(settings, pack_path)
     except (ListImportError, OSError) as exc:
         raise BatchError(f"cannot load an imported list: {exc}") from None
-
-
-def screening_digest(pack: Pack) -> str:
-    """The pack digest combined with the digests of the imported lists loaded with it."""
-    if not pack.list_digests:
-        return pack.info.digest
-    text = pack.info.digest + "".join(f"|{name}={digest}" for name, digest in sorted(pack.list_digests.items()))
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -46,8 +46,8 @@ SummaryFormat = Literal["csv", "json", "none"]
 class RunContext:
     """What every chunk of a run is screened with: sent to each worker once, not with every chunk.
 
-    ``pack`` is the pack with its imported lists as the coordinator loaded it, ``digest`` its
-    ``screening_digest``. ``allow_list`` (``--store``): the active allow-list entries when the run started;
+    ``pack`` is the pack with its imported lists as the coordinator loaded it, ``digest`` its digest
+    (which covers the lists). ``allow_list`` (``--store``): the active allow-list entries when the run started;
     matches they cover are marked suppressed in the results, as the API does before it stores a result.
     """
 

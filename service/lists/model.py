@@ -67,8 +67,11 @@ class CompiledList(BaseModel):
         return self.meta.name
 
     def to_party_list(self) -> PartyList:
-        """The runtime form ``load_pack(..., extra_lists=...)`` takes."""
-        return PartyList(name=self.meta.name, entries=self.entries, digest=self.meta.source_digest)
+        """The runtime form ``load_pack(..., extra_lists=...)`` takes. Its digest (part of the pack's) names
+        the source files and the importer that read them: the same files read by a newer importer may give
+        other entries."""
+        return PartyList(name=self.meta.name, entries=self.entries,
+                         digest=f"{self.meta.source_digest} importer {self.meta.importer_version}")
 
 
 def count_by_type(entries: list[PartySpec]) -> dict[str, int]:

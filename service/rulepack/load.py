@@ -154,15 +154,33 @@ def validate_spec(model: type[SpecT], data: Any, label: str, problems: list[Prob
         return None
 
 
-def pack_digest(files: Iterable[Path], root: Path) -> str:
-    """sha256 over every file of the pack (relative path and bytes), in a stable order."""
+def pack_digest(files: Iterable[Path], root: Path, imported: Sequence[PartyList] = ()) -> str:
+    """sha256 over every file of the pack (relative path and bytes), in a stable order, and over the name
+    and content digest of each imported list screened with it.
+
+    The lists are part of it because this digest is what a screening result, the screening log and the
+    reload record name as "the pack that answered": a new import of OFAC's list answers differently, so it
+    must read as a different pack (reproducibility, and the other workers of a server following a reload).
+    Without imported lists the digest is that of the files alone.
+    """
     digest = hashlib.sha256()
     for path in sorted(files, key=lambda p: _digest_label(p, root)):
         digest.update(_digest_label(path, root).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
+    for party_list in sorted(imported, key=lambda listed: listed.name):
+        digest.update(f"imported/{party_list.name}".encode())
+        digest.update(b"\0")
+        digest.update((party_list.digest or entries_json_digest(party_list)).encode())
+        digest.update(b"\0")
     return digest.hexdigest()
+
+
+def entries_json_digest(party_list: PartyList) -> str:
+    """sha256 of a list's entries, for an imported list that came without its file's digest."""
+    return hashlib.sha256(b"\n".join(entry.model_dump_json(exclude_defaults=True).encode()
+                                     for entry in party_list.entries)).hexdigest()
 
 
 def _digest_label(path: Path, root: Path) -> str:
@@ -264,7 +282,8 @@ def load_pack(path: Path | str, extra_lists: Sequence[PartyList] = ()) -> Pack:
         spec=pack_spec,
         info=PackInfo(name=pack_spec.name, version=pack_spec.version,
                       digest=pack_digest([pack_file, *list_files, *rule_files,
-                                          *(root / "rules").glob("*.cases.yaml"), *source_files], root)
+                                          *(root / "rules").glob("*.cases.yaml"), *source_files], root,
+                                         extra_lists)
                       if not problems else ""),
         loaded_at=datetime.now(UTC),
         sources=sources,

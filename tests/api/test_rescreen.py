@@ -3,6 +3,7 @@ starts in the background (bench/rescreen.py's scenario: a list version differing
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -128,6 +129,9 @@ def test_a_reload_rescreens_what_changed_in_the_background(list_api: Api, scenar
     save_list(tmp_path / "data", scenario.new_entries)  # a new version of the list is imported
     reloaded = list_api.post("/v1/pack/reload", role="admin")
     assert reloaded.status_code == 200, reloaded.text
+    # the rules did not change, the list did: that is another pack answering (its digest covers the lists)
+    assert reloaded.json()["changed"] is True
+    assert reloaded.json()["current"]["digest"] != reloaded.json()["previous"]["digest"]
     assert list_api.runtime.rescreens.wait_idle(120)
     report = list_api.get("/v1/rescreen/last", role="reviewer").json()
     assert (report["trigger"], report["status"], report["mode"]) == ("pack-reload", "finished", "changed")
@@ -139,7 +143,8 @@ def test_a_reload_rescreens_what_changed_in_the_background(list_api: Api, scenar
     alerted = {a.record_id for a in list_alerts(list_api.runtime.database, AlertFilter(), limit=100).items}
     assert alerted == scenario.expect_alerted
     # A reload that changes nothing rescreens nothing.
-    assert list_api.post("/v1/pack/reload", role="admin").status_code == 200
+    unchanged = list_api.post("/v1/pack/reload", role="admin")
+    assert unchanged.status_code == 200 and unchanged.json()["changed"] is False
     assert list_api.runtime.rescreens.wait_idle(120)
     quiet = list_api.get("/v1/rescreen/last", role="reviewer").json()
     assert quiet["id"] == report["id"] + 1 and quiet["entries_changed"] == 0 and quiet["records_rescreened"] == 0
@@ -158,3 +163,22 @@ def test_a_failed_background_rescreen_is_recorded_and_the_server_keeps_serving(
     assert report["status"] == "failed" and "OperationalError: gone" in report["error"]
     assert list_api.get("/healthz").status_code == 200
     assert list_api.post("/v1/screen", role="screener", json=clear_record("after-failure")).status_code == 200
+
+
+def test_other_workers_follow_a_reload_that_only_changes_a_list(make_api: Callable[..., Api], tmp_path: Path,
+                                                                 scenario: Scenario) -> None:
+    """Two apps on one store and data folder stand for two workers: after a list is re-imported, a reload
+    through one makes the other screen with the new list too, though no file of the pack changed."""
+    save_list(tmp_path / "data", scenario.old_entries)
+    first = make_api(pack=None, imported_lists=[LIST_NAME])
+    second = make_api(pack=None, imported_lists=[LIST_NAME], with_keys=False)
+    second.keys = first.keys
+    before = second.runtime.holder.current.pack.info.digest
+    save_list(tmp_path / "data", scenario.new_entries)
+    reloaded = first.post("/v1/pack/reload", role="admin").json()
+    assert reloaded["changed"] is True
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and second.runtime.holder.current.pack.info.digest == before:
+        time.sleep(0.1)
+    assert second.get("/v1/pack", role="admin").json()["digest"] == reloaded["current"]["digest"]
+    assert first.runtime.rescreens.wait_idle(120)

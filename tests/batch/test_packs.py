@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.batch import BatchOptions, ExitCode, prepare_batch, run_batch
-from service.batch.packs import load_run_pack, screening_digest
+from service.batch.packs import load_run_pack
 from service.errors import BatchError, PackError
 from service.lists import CompiledList, ListMeta, save_compiled_list
 from service.lists.loading import load_configured_pack
@@ -70,7 +70,7 @@ def test_the_same_settings_load_the_same_pack_and_lists_as_serve_and_screen(
     expected = load_configured_pack(settings)
     assert pack.list_digests == expected.list_digests
     assert sorted(pack.party_lists) == sorted(expected.party_lists)
-    assert screening_digest(pack) == screening_digest(expected)
+    assert pack.info.digest == expected.info.digest
     wanted = ["test-sdn", "other-list"] if configured is None else configured
     assert sorted(pack.list_digests) == sorted(wanted)
 
@@ -90,7 +90,8 @@ def test_imported_lists_are_screened_and_identify_the_run(tmp_path: Path, pack_w
     assert {e["list"] for f in result["flags"] for e in f["evidence"]} == {"test-sdn"}
     assert outcome.summary["top_entries"] == [{"entry": "test-sdn-zvezda", "name": "Zvezda Trading Company",
                                                 "list": "test-sdn", "records": 1}]
-    assert outcome.summary["run"]["pack"]["imported_lists"] == {"test-sdn": "sha256:Zvezda Trading Company"}
+    imported = outcome.summary["run"]["pack"]["imported_lists"]
+    assert imported == {"test-sdn": "sha256:Zvezda Trading Company importer 1.0.0"}
 
     # a re-imported list changes what the run screens against, so it changes the run's identity: an
     # interrupted run cannot be resumed with it
@@ -106,6 +107,6 @@ def test_imported_lists_are_screened_and_identify_the_run(tmp_path: Path, pack_w
     monkeypatch.undo()
     assert (tmp_path / "again.jsonl.journal").exists()
     save_compiled_list(_list("test-sdn", "Zvezda Trading Corporation"), data_dir)
-    assert screening_digest(load_run_pack(settings)) != screening_digest(pack)
+    assert load_run_pack(settings).info.digest != pack.info.digest
     with pytest.raises(BatchError, match="the rule pack or its imported lists changed"):
         prepare_batch(replace(options, out=tmp_path / "again.jsonl", resume=True), settings)

@@ -42,7 +42,8 @@ def test_party_list_for_the_pack(sdn_csv: CompiledList) -> None:
     party_list = sdn_csv.to_party_list()
     assert party_list.name == "ofac-sdn"
     assert list(party_list.entries) == sdn_csv.entries
-    assert party_list.digest == sdn_csv.meta.source_digest
+    # the digest names the source files and the importer that read them
+    assert party_list.digest == f"{sdn_csv.meta.source_digest} importer {sdn_csv.meta.importer_version}"
 
 
 def test_load_all_or_by_name(fixtures: Path, sdn_csv: CompiledList, tmp_path: Path) -> None:

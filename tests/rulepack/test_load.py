@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from service.errors import PackError
-from service.rulepack import load_pack
+from service.rulepack import PartyList, load_pack
+from service.rulepack.spec import PartySpec
 from tests.factory import MATCH_RULE, write_pack, write_yaml
 
 PARTY = {"id": "ru-test-co", "type": "organization", "name": "TEST COMPANY ALPHA", "countries": ["RU"]}
@@ -32,6 +33,20 @@ def test_digest_changes_with_content(tmp_path: Path) -> None:
     first = load_pack(write_pack(tmp_path / "a", parties=[PARTY])).info.digest
     second = load_pack(write_pack(tmp_path / "b", parties=[{**PARTY, "name": "TEST COMPANY BETA"}])).info.digest
     assert first != second
+
+
+def test_digest_covers_the_imported_lists(tmp_path: Path) -> None:
+    """The digest names "the pack that answered": another import of a list must read as another pack."""
+    pack_dir = write_pack(tmp_path, parties=[PARTY])
+    entry = PartySpec.model_validate({**PARTY, "id": "sdn-1", "sources": ["test-source"]})
+    alone = load_pack(pack_dir).info.digest
+    with_list = load_pack(pack_dir, [PartyList("sdn", [entry], digest="sha256:aa")]).info.digest
+    reimported = load_pack(pack_dir, [PartyList("sdn", [entry], digest="sha256:bb")]).info.digest
+    without_file_digest = load_pack(pack_dir, [PartyList("sdn", [entry])]).info.digest
+    renamed_entry = load_pack(pack_dir, [PartyList("sdn", [entry.model_copy(update={"name": "OTHER"})])]).info.digest
+    assert len({alone, with_list, reimported, without_file_digest, renamed_entry}) == 5
+    assert load_pack(pack_dir).info.digest == alone
+    assert load_pack(pack_dir, [PartyList("sdn", [entry], digest="sha256:aa")]).info.digest == with_list
 
 
 def test_unknown_key_names_file_entry_and_field(tmp_path: Path) -> None:
