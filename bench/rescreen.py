@@ -5,7 +5,7 @@ The monitored set is made of shipments with a seller and a consignee named like 
 listed entry added, changed or removed by the diff is their party's name (exact, with a typo, words reordered,
 by identifier only, or as a vessel's IMO number). Everything else is noise the rescreen must leave alone.
 
-    .venv/bin/python -m bench.rescreen [--parties 100000] [--database sqlite:///...]
+    .venv/bin/python -m bench.rescreen [--parties 100000] [--database sqlite:///...] [--added N]
 
 prints the names compared, candidate checks (name pairs scored in full), records rescreened, outcomes changed,
 alerts, the time of the scan (finding the records) and of the whole rescreen, and the rescreen's peak memory
@@ -21,6 +21,7 @@ import random
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,8 +81,12 @@ class Scenario:
         return sum(len(r["parties"]) + len(r.get("vessels", [])) for r in self.records)
 
 
-def build_scenario(parties: int, seed: int = 19) -> Scenario:
-    """``parties`` monitored parties (two per shipment) and a diff of 10 entries: 6 added, 2 changed, 2 removed."""
+def build_scenario(parties: int, seed: int = 19, added: int = 0,
+                   added_entries: Sequence[PartySpec] = ()) -> Scenario:
+    """``parties`` monitored parties (two per shipment) and a diff of 10 entries: 6 added, 2 changed, 2 removed;
+    with ``added``, that many more entries are added, named like the monitored companies (the same vocabulary),
+    as when a whole new official list arrives; ``added_entries`` (e.g. an imported official list) are added
+    as they are."""
     rng = random.Random(seed)
     words = _Words(30_000, seed)
     records = [{"id": f"sh-{i}", "kind": "shipment",
@@ -125,6 +130,9 @@ def build_scenario(parties: int, seed: int = 19) -> Scenario:
                                   "identifiers": {"imo": ["9387421"]}, "sources": ["synthetic"]}),
         _entry("syn-added-6", planted["nobody"]),
     ]
+    extra = random.Random(seed + 1)
+    new_entries += [_entry(f"syn-bulk-{i}", _company(extra, words)) for i in range(added)]
+    new_entries += added_entries
     return Scenario(records, old_entries, new_entries,
                     expect_alerted={exact, typo, order, ident, alias, str(vessel_record["id"])},
                     expect_cleared={gone})
@@ -152,20 +160,30 @@ def monitor(database: Database, scenario: Scenario, old: Screener) -> None:
 
 def main() -> None:
     from service.lists.diff import diff_lists
+    from service.lists.storage import load_compiled_list
     from service.review import AlertFilter, list_alerts
-    from service.review.rescreen import rescreen_entries
+    from service.review.rescreen import rescreen_all, rescreen_entries
     from service.store import open_database
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parties", type=int, default=100_000)
     parser.add_argument("--database", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--added", type=int, default=0,
+                        help="also add this many entries named like the monitored companies (a whole new list); "
+                             "some then match monitored records, so right_records/right_alerts no longer apply")
+    parser.add_argument("--added-list", type=Path, default=None,
+                        help="also add every entry of this compiled list (screening lists import writes them to "
+                             "DATA_DIR/lists/NAME.json.gz)")
+    parser.add_argument("--also-all", action="store_true",
+                        help="then time a rescreen of every monitored record (what the scan is weighed against)")
     parser.add_argument("--no-trace", action="store_true",
                         help="time the rescreen without tracemalloc (which slows Python down several times)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'store.sqlite3'}"
         database = open_database(url)
-        scenario = build_scenario(args.parties)
+        added_entries = load_compiled_list(args.added_list).entries if args.added_list else []
+        scenario = build_scenario(args.parties, added=args.added, added_entries=added_entries)
         old_pack, new_pack = scenario_packs(scenario)
         old, new = Screener(old_pack), Screener(new_pack)
         began = time.perf_counter()
@@ -179,6 +197,11 @@ def main() -> None:
         tracemalloc.stop()
         changed = set(report.changed_records)
         alerted = {a.record_id for a in list_alerts(database, AlertFilter(), limit=1000).items}
+        everything = None
+        if args.also_all:  # what screening every monitored record again costs, for comparison
+            began = time.perf_counter()
+            rescreen_all(database, new, trigger="bench")
+            everything = round(time.perf_counter() - began, 1)
         print(json.dumps({
             "monitored_parties": scenario.parties, "fill_seconds": round(fill, 1),
             **{k: v for k, v in report.as_dict().items() if k not in ("changes", "started_at", "finished_at",
@@ -186,6 +209,7 @@ def main() -> None:
             "traced": not args.no_trace,
             "peak_memory_mb": round(peak / 1e6, 1) if not args.no_trace else None,
             "peak_bytes_per_party": round(peak / max(scenario.parties, 1)) if not args.no_trace else None,
+            "rescreen_all_seconds": everything,
             "right_records": changed == scenario.expect_alerted | scenario.expect_cleared,
             "right_alerts": alerted == scenario.expect_alerted,
         }, indent=2))
