@@ -8,9 +8,10 @@ holds becomes a flag with its reason and evidence. The decision is the strongest
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from service.engine.facts import GoodsMatch, Hit, PartyFact, PartyMatch, RecordFacts, RouteFact, VesselMatch
 from service.engine.goods import GoodsHit, GoodsIndex
@@ -61,7 +62,11 @@ class Screener:
         self.markers = MarkerIndex(list(pack.address_markers.values()))
         self.term_sets = TermSets(pack.term_sets)
         self._name_cache: dict[tuple[str, str], tuple[NameKey, list[NameCandidate]]] = {}
-        self.rules = compile_rules(self)
+        # The compiled rules are closures that look things up on the screener. Given a weak proxy, they hold
+        # no reference back to it, so a screener let go (a pack reload) is freed at once by reference counting:
+        # with a cycle, only a full garbage collection frees it, which stops a server worker for most of a
+        # second once the official lists are loaded.
+        self.rules = compile_rules(cast("Screener", weakref.proxy(self)))
 
     # --- public ---------------------------------------------------------------------------------------------
 

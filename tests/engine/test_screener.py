@@ -134,3 +134,27 @@ def test_every_flag_explains_itself(screener: Screener) -> None:
         for item in flag.evidence:
             assert item.field and item.value and 0 <= item.score <= 1 and item.method
     assert json.loads(result.model_dump_json())["pack"]["digest"] == screener.pack.info.digest
+
+
+def test_a_screener_let_go_is_freed_without_the_garbage_collector() -> None:
+    """A pack reload drops the old screener while the server runs with full collections rare (see
+    service/api/app.py): it must hold no reference cycle, or its indexes would stay until a full collection
+    (and refreezing would need one, a pause of most of a second with the official lists loaded)."""
+    import gc
+    import weakref
+
+    from service.rulepack import load_pack
+    from service.settings import BUNDLED_PACK
+
+    gc.collect()
+    gc.disable()
+    try:
+        built = Screener(load_pack(BUNDLED_PACK))
+        result = built.screen(counterparty("Alabuga Special Economic Zone", "RU"))
+        assert result.flags  # the rules ran (and filled the caches)
+        freed = {"screener": weakref.ref(built), "pack": weakref.ref(built.pack),
+                 "names": weakref.ref(built.party_names)}
+        del built
+        assert {name: ref() is None for name, ref in freed.items()} == dict.fromkeys(freed, True)
+    finally:
+        gc.enable()
