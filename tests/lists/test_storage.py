@@ -102,3 +102,46 @@ def test_public_names() -> None:
         "load_compiled_lists", "read_list_meta", "save_compiled_list", "stale_lists"])
     assert all(hasattr(service.lists, name) for name in service.lists.__all__)
     assert set(service.lists.SOURCES) == {"ofac-sdn", "ofac-cons", "us-csl", "uk", "un", "eu", "opensanctions"}
+
+
+def test_entries_are_stored_one_per_line_and_version_1_files_still_load(sdn_csv: CompiledList,
+                                                                        tmp_path: Path) -> None:
+    """Version 2 keeps one entry per line (validated a chunk at a time, so a reloading server's other threads
+    are not held up); a file written by version 1 (one JSON array) loads the same."""
+    import gzip
+    import hashlib
+    import json
+
+    from service.lists.storage import _ENTRIES
+
+    path = save_compiled_list(sdn_csv, tmp_path)
+    with gzip.open(path, "rb") as packed:
+        lines = packed.read().splitlines()
+    assert json.loads(lines[0])["version"] == 2
+    assert len(lines) == 1 + len(sdn_csv.entries)
+    assert [json.loads(line)["id"] for line in lines[1:]] == [entry.id for entry in sdn_csv.entries]
+
+    array = _ENTRIES.dump_json(sdn_csv.entries, exclude_defaults=True)
+    header = {**json.loads(lines[0]), "version": 1, "entries_sha256": hashlib.sha256(array).hexdigest()}
+    old = tmp_path / "old" / "lists" / path.name
+    old.parent.mkdir(parents=True)
+    with gzip.open(old, "wb") as packed:
+        packed.write(json.dumps(header).encode() + b"\n" + array + b"\n")
+    assert load_compiled_list(old).entries == sdn_csv.entries
+
+
+def test_a_damaged_entry_is_named_by_its_place_in_the_file(sdn_csv: CompiledList, tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+    import json
+
+    path = save_compiled_list(sdn_csv, tmp_path)
+    with gzip.open(path, "rb") as packed:
+        header, *entries = packed.read().splitlines()
+    entries[1] = entries[1].replace(b'"type":"', b'"type":"x')  # the second entry's type is no longer a type
+    body = b"".join(line + b"\n" for line in entries)
+    fixed = {**json.loads(header), "entries_sha256": hashlib.sha256(body).hexdigest()}
+    with gzip.open(path, "wb") as packed:
+        packed.write(json.dumps(fixed).encode() + b"\n" + body)
+    with pytest.raises(ListImportError, match=r"(?s)damaged compiled list, in entries 1 to \d+: .*1\.type"):
+        load_compiled_list(path)
