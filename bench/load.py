@@ -17,7 +17,10 @@ request is charged to it: no coordinated omission). That answers "at R requests/
 The load generator is a few lines of asyncio over raw sockets rather than an HTTP library, because it shares
 the machine's cores with the server: a heavy client would take CPU from the server and measure itself.
 With ``--data-dir`` and ``--lists`` the server screens with those imported lists too (``screening lists import``
-them into DIR first), as issue 7 asks: the latency bars with every official list loaded.
+them into DIR first), as issue 7 asks: the latency bars with every official list loaded. ``--reload-with DIR2``
+then runs the open-loop level once more while other versions of the lists (imported into DIR2) replace them:
+the pack is reloaded (each worker rebuilds its screener) and the monitored set rescreened in the background,
+and the latency of that window is reported.
 Records are the deterministic synthetic shipments of bench/synthetic.py (unique made-up names, so the
 engine's caches do not flatter the figures). Loopback only, bounded in time.
 """
@@ -28,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -36,7 +40,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,11 +157,13 @@ class MemoryWatch:
 
 
 @contextmanager
-def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = None) -> Iterator[tuple[int, str]]:
-    """``screening serve`` on a free port with a screener key; yields (port, key). ``lists`` names imported
-    lists in ``data_dir`` to screen with besides the pack. Prints the server's peak memory at the end."""
+def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = None) -> Iterator[tuple[int, str, str]]:
+    """``screening serve`` on a free port with a screener and an admin key; yields (port, key, admin).
+    ``lists`` names imported lists in ``data_dir`` to screen with besides the pack. Prints the server's peak
+    memory at the end."""
     database = open_database(url)
     key = ApiKeyRepository(database).create("load test", Role.screener, created_by="bench").secret
+    admin = ApiKeyRepository(database).create("load test admin", Role.admin, created_by="bench").secret
     database.dispose()
     port = free_port()
     env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_DATA_DIR": str(data_dir),
@@ -181,7 +189,7 @@ def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = Non
                 raise SystemExit("server did not become ready")
             time.sleep(0.2)
         wait_until_quiet(psutil.Process(process.pid), deadline)
-        yield port, key
+        yield port, key, admin
     finally:
         print(f"# {memory.stop()}", flush=True)
         process.send_signal(signal.SIGINT)
@@ -223,8 +231,11 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run_level(port: int, payloads: list[bytes], clients: int, warmup: float, duration: float,
-                    store: str, rate: float | None = None) -> Outcome:
-    """Run ``clients`` connections for warm-up + ``duration`` seconds; closed loop, or open loop at ``rate``."""
+                    store: str, rate: float | None = None,
+                    during: Callable[[], Awaitable[str]] | None = None) -> Outcome:
+    """Run ``clients`` connections for warm-up + ``duration`` seconds; closed loop, or open loop at ``rate``.
+    With ``during``, the measured window is instead the time ``during()`` takes (at least a second), started
+    when the warm-up ends; what it returns names the mode."""
     latencies: list[float] = []
     errors = 0
     answered = 0
@@ -266,13 +277,50 @@ async def run_level(port: int, payloads: list[bytes], clients: int, warmup: floa
     await asyncio.sleep(warmup)
     measuring = True
     started = time.perf_counter()
-    await asyncio.sleep(duration)
+    mode = f"open {rate:.0f}/s" if rate else "closed"
+    if during is None:
+        await asyncio.sleep(duration)
+    else:
+        mode += f" {await during()}"
+        await asyncio.sleep(max(0.0, started + 1.0 - time.perf_counter()))
     measuring = False
     seconds = time.perf_counter() - started
     stop = True
     await asyncio.gather(*tasks)
-    return Outcome(store, f"open {rate:.0f}/s" if rate else "closed", clients, counted, errors, seconds, latencies,
-                   answered)
+    return Outcome(store, mode, clients, counted, errors, seconds, latencies, answered)
+
+
+def call(port: int, method: str, path: str, key: str) -> tuple[int, dict[str, object]]:
+    """One blocking request with urllib (for the admin calls of ``--reload-with``, not the load)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def reload_and_rescreen(port: int, admin: str, replacement: Path, data_dir: Path) -> str:
+    """Put the list files of ``replacement`` in the server's data folder, reload the pack (every worker
+    rebuilds its screener: the reloading one at once, the others when they see it) and wait for the background
+    rescreen that follows; a summary of both."""
+    status, last = call(port, "GET", "/v1/rescreen/last", admin)
+    previous = int(str(last.get("id", 0))) if status == 200 else 0
+    for path in sorted(replacement.glob("lists/*.json.gz")):
+        shutil.copy(path, data_dir / "lists" / path.name)
+    began = time.perf_counter()
+    status, _ = call(port, "POST", "/v1/pack/reload", admin)
+    if status != 200:
+        raise SystemExit(f"reload refused: {status}")
+    reloaded = time.perf_counter() - began
+    while True:
+        status, last = call(port, "GET", "/v1/rescreen/last", admin)
+        if status == 200 and int(str(last["id"])) > previous and last["status"] != "running":
+            break
+        time.sleep(0.2)
+    return (f"during reload ({reloaded:.1f} s) + rescreen ({last['seconds']} s: {last['entries_changed']} entries "
+            f"changed, {last['names_analysed']} names, {last['records_rescreened']} records)")
 
 
 def main() -> None:
@@ -286,6 +334,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="also run open-loop at this many requests/s")
     parser.add_argument("--data-dir", type=Path, default=None, help="where imported lists live")
     parser.add_argument("--lists", nargs="*", default=None, help="imported lists to screen with (in --data-dir)")
+    parser.add_argument("--reload-with", type=Path, default=None,
+                        help="a data folder holding other versions of the lists: the open-loop level is run once "
+                             "more while they replace the served ones, the pack is reloaded and the monitored set "
+                             "rescreened (the lists are copied; --data-dir is left as it was)")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     outcomes: list[Outcome] = []
@@ -295,22 +347,15 @@ def main() -> None:
           flush=True)
     if args.lists:
         print(f"# imported lists: {' '.join(args.lists)} from {args.data_dir}", flush=True)
+    if args.reload_with and not (args.rate and args.data_dir and args.lists):
+        parser.error("--reload-with needs --rate, --data-dir and --lists")
     for store in args.stores.split(","):
-        with store_url(store) as url, tempfile.TemporaryDirectory() as scratch, \
-                server(url, args.workers, args.data_dir or Path(scratch), args.lists) as (port, key):
-            payloads = encode_requests(key, args.records)
-            for rate in [None, args.rate] if args.rate else [None]:
-                # Open loop only at the highest concurrency: one connection cannot carry R/s alone.
-                for clients in levels if rate is None else [max(levels)]:
-                    outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store,
-                                                    rate))
-                    outcomes.append(outcome)
-                    print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
-                          f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
-                          f"errors {outcome.errors}", flush=True)
-            answered = sum(o.answered for o in outcomes if o.store == store)
-            print(f"  {store:10} screening log: {logged_screenings(url):,} rows for {answered:,} answered requests",
-                  flush=True)
+        with store_url(store) as url, tempfile.TemporaryDirectory() as scratch:
+            data_dir = args.data_dir or Path(scratch)
+            if args.reload_with:  # the lists are replaced during the run: serve a copy
+                data_dir = Path(shutil.copytree(args.data_dir, Path(scratch) / "data"))
+            with server(url, args.workers, data_dir, args.lists) as (port, key, admin):
+                run_store(store, url, port, key, admin, data_dir, args, levels, outcomes)
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
     print()
     print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
@@ -319,6 +364,33 @@ def main() -> None:
         mean = statistics.fmean(o.latencies) * 1000 if o.latencies else float("nan")
         print(f"| {o.store} | {o.mode} | {o.clients} | {o.requests} | {o.rate:.0f} | {o.percentile(0.5):.1f} | "
               f"{o.percentile(0.99):.1f} | {mean:.1f} | {o.errors} |")
+
+
+def run_store(store: str, url: str, port: int, key: str, admin: str, data_dir: Path, args: argparse.Namespace,
+              levels: list[int], outcomes: list[Outcome]) -> None:
+    """Every level against one server, then (``--reload-with``) the open-loop level during a reload."""
+    payloads = encode_requests(key, args.records)
+    for rate in [None, args.rate] if args.rate else [None]:
+        # Open loop only at the highest concurrency: one connection cannot carry R/s alone.
+        for clients in levels if rate is None else [max(levels)]:
+            outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store,
+                                            rate))
+            outcomes.append(outcome)
+            print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
+                  f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
+                  f"errors {outcome.errors}", flush=True)
+    if args.reload_with:
+        def during() -> Awaitable[str]:
+            return asyncio.to_thread(reload_and_rescreen, port, admin, args.reload_with, data_dir)
+        outcome = asyncio.run(run_level(port, payloads, max(levels), args.warmup, args.duration, store,
+                                        args.rate, during))
+        outcomes.append(outcome)
+        print(f"  {store:10} {outcome.mode}: {outcome.rate:7.1f} req/s  p50 {outcome.percentile(0.5):6.1f} ms"
+              f"  p99 {outcome.percentile(0.99):6.1f} ms  max {max(outcome.latencies) * 1000:6.1f} ms  "
+              f"errors {outcome.errors}", flush=True)
+    answered = sum(o.answered for o in outcomes if o.store == store)
+    print(f"  {store:10} screening log: {logged_screenings(url):,} rows for {answered:,} answered requests",
+          flush=True)
 
 
 if __name__ == "__main__":
