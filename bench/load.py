@@ -68,6 +68,7 @@ class Outcome:
     seconds: float
     latencies: list[float]
     answered: int = 0  # 200 responses, warm-up included (each must be in the screening log)
+    cpu_ms: float = float("nan")  # server CPU (all processes) per answered request, warm-up included
 
     @property
     def rate(self) -> float:
@@ -157,8 +158,9 @@ class MemoryWatch:
 
 
 @contextmanager
-def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = None) -> Iterator[tuple[int, str, str]]:
-    """``screening serve`` on a free port with a screener and an admin key; yields (port, key, admin).
+def server(url: str, workers: int, data_dir: Path,
+           lists: list[str] | None = None) -> Iterator[tuple[int, str, str, psutil.Process]]:
+    """``screening serve`` on a free port with a screener and an admin key; yields (port, key, admin, process).
     ``lists`` names imported lists in ``data_dir`` to screen with besides the pack. Prints the server's peak
     memory at the end."""
     database = open_database(url)
@@ -189,7 +191,7 @@ def server(url: str, workers: int, data_dir: Path, lists: list[str] | None = Non
                 raise SystemExit("server did not become ready")
             time.sleep(0.2)
         wait_until_quiet(psutil.Process(process.pid), deadline)
-        yield port, key, admin
+        yield port, key, admin, psutil.Process(process.pid)
     finally:
         print(f"# {memory.stop()}", flush=True)
         process.send_signal(signal.SIGINT)
@@ -354,27 +356,29 @@ def main() -> None:
             data_dir = args.data_dir or Path(scratch)
             if args.reload_with:  # the lists are replaced during the run: serve a copy
                 data_dir = Path(shutil.copytree(args.data_dir, Path(scratch) / "data"))
-            with server(url, args.workers, data_dir, args.lists) as (port, key, admin):
-                run_store(store, url, port, key, admin, data_dir, args, levels, outcomes)
+            with server(url, args.workers, data_dir, args.lists) as (port, key, admin, root):
+                run_store(store, url, port, key, admin, root, data_dir, args, levels, outcomes)
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
     print()
-    print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | errors |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| store | load | clients | requests | req/s | p50 ms | p99 ms | mean ms | server CPU ms/req | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for o in outcomes:
         mean = statistics.fmean(o.latencies) * 1000 if o.latencies else float("nan")
         print(f"| {o.store} | {o.mode} | {o.clients} | {o.requests} | {o.rate:.0f} | {o.percentile(0.5):.1f} | "
-              f"{o.percentile(0.99):.1f} | {mean:.1f} | {o.errors} |")
+              f"{o.percentile(0.99):.1f} | {mean:.1f} | {o.cpu_ms:.2f} | {o.errors} |")
 
 
-def run_store(store: str, url: str, port: int, key: str, admin: str, data_dir: Path, args: argparse.Namespace,
-              levels: list[int], outcomes: list[Outcome]) -> None:
+def run_store(store: str, url: str, port: int, key: str, admin: str, root: psutil.Process, data_dir: Path,
+              args: argparse.Namespace, levels: list[int], outcomes: list[Outcome]) -> None:
     """Every level against one server, then (``--reload-with``) the open-loop level during a reload."""
     payloads = encode_requests(key, args.records)
     for rate in [None, args.rate] if args.rate else [None]:
         # Open loop only at the highest concurrency: one connection cannot carry R/s alone.
         for clients in levels if rate is None else [max(levels)]:
+            cpu = tree_cpu_seconds(root)
             outcome = asyncio.run(run_level(port, payloads, clients, args.warmup, args.duration, store,
                                             rate))
+            outcome.cpu_ms = (tree_cpu_seconds(root) - cpu) * 1000 / max(outcome.answered, 1)
             outcomes.append(outcome)
             print(f"  {store:10} {outcome.mode:12} {clients:3} clients: {outcome.rate:7.1f} req/s  "
                   f"p50 {outcome.percentile(0.5):6.1f} ms  p99 {outcome.percentile(0.99):6.1f} ms  "
