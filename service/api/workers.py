@@ -18,6 +18,7 @@ SO_REUSEPORT does not balance connections, ``screening serve`` keeps uvicorn's s
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 APP_FACTORY = "service.api.app:app_from_environment"
 #: How long a stopping worker may take to finish its requests and flush the log before it is killed.
 STOP_TIMEOUT_SECONDS = 60.0
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 #: A worker that dies sooner than this after starting is restarted only after a pause, so a worker that
 #: keeps crashing does not spin.
 _QUICK_DEATH_SECONDS = 5.0
@@ -81,8 +84,21 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return _reuse_port_socket(host, port)
 
 
-def _run_worker(host: str, port: int, options: dict[str, Any]) -> None:
+def _stop_with_parent(supervisor: int) -> None:
+    """Ask Linux to send this worker SIGTERM if the supervisor dies, even by SIGKILL: orphaned workers would
+    keep the port and serve on, out of anyone's control (uvicorn then stops gracefully, flushing the log)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux's C library: nothing to ask
+        return
+    if os.getppid() != supervisor:  # the supervisor died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _run_worker(host: str, port: int, options: dict[str, Any], supervisor: int) -> None:
     """A worker process: its own listening socket, then uvicorn serving the app on it until told to stop."""
+    _stop_with_parent(supervisor)
     sock = _reuse_port_socket(host, port)
     sock.listen(int(options.get("backlog", 2048)))
     config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, **options)
@@ -104,7 +120,7 @@ class ReusePortSupervisor:
         self._stop = threading.Event()
 
     def _start(self) -> tuple[SpawnProcess, float]:
-        process = self._context.Process(target=_run_worker, args=(self.host, self.port, self.options),
+        process = self._context.Process(target=_run_worker, args=(self.host, self.port, self.options, os.getpid()),
                                         name="screening-worker")
         process.start()
         log.info("started worker process %s", process.pid)

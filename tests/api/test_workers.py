@@ -38,6 +38,14 @@ def _listening_workers(server: psutil.Process, port: int) -> set[int]:
     return pids
 
 
+def _running(process: psutil.Process) -> bool:
+    """Whether the process still runs (an exited one waiting for its new parent to reap it does not)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_for_workers(server: psutil.Process, port: int, count: int, timeout: float = 60) -> set[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,3 +131,29 @@ def test_a_taken_port_is_refused_before_any_worker_starts(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "in use" in result.stderr
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to stop its workers; the kernel tells them (PR_SET_PDEATHSIG)
+    and they stop instead of serving on, orphaned."""
+    port = _free_port()
+    environment = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"), "SCREENING_DATABASE_URL": "",
+                   "SCREENING_PACK_PATH": str(ROOT / "rules"), "SCREENING_AUTH": "disabled"}
+    process = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port), "--workers", "2"],
+                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process)
+        workers = [psutil.Process(pid) for pid in _wait_for_workers(psutil.Process(process.pid), port, 2)]
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_running(worker) for worker in workers):
+            time.sleep(0.2)
+        assert not [w.pid for w in workers if _running(w)], "workers still running after the supervisor was killed"
+        with socket.socket() as probe:  # the port is free again
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
