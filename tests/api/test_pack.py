@@ -224,3 +224,42 @@ def test_other_workers_follow_a_reload(make_api: Callable[..., Api], pack_copy: 
         time.sleep(0.1)
     assert second.get("/v1/pack", role="admin").json()["version"] == "followed"
     assert 'screening_pack_reloads_total{outcome="followed"} 1.0' in second.get("/metrics").text
+
+
+def test_shutdown_waits_for_a_reload_check_in_flight(tmp_path: Path, loaded_pack: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check for other workers' reloads reads the store in a thread. Shutdown must wait for a read in
+    flight before it disposes of the store: a connection handed back to a disposed pool stays open (a stray
+    ResourceWarning, on PostgreSQL, in whichever later test the collector happens to run)."""
+    import threading
+
+    from service.api.app import create_app
+    from service.settings import Settings
+    from service.store import Database, PackLoadRepository
+    from tests.api.conftest import running
+
+    armed, started, finished = threading.Event(), threading.Event(), threading.Event()
+    disposed_after_read: list[bool] = []
+    real_latest, real_dispose = PackLoadRepository.latest, Database.dispose
+
+    def slow_latest(self: PackLoadRepository) -> Any:
+        if not armed.is_set():  # the start-up's own read
+            return real_latest(self)
+        started.set()
+        time.sleep(1.0)
+        try:
+            return real_latest(self)
+        finally:
+            finished.set()
+
+    def dispose(self: Database) -> None:
+        disposed_after_read.append(finished.is_set())
+        real_dispose(self)
+
+    monkeypatch.setattr(PackLoadRepository, "latest", slow_latest)
+    monkeypatch.setattr(Database, "dispose", dispose)
+    app = create_app(Settings(data_dir=tmp_path / "data"), pack=loaded_pack, pack_sync_seconds=0.05)
+    with running(app):
+        armed.set()
+        assert started.wait(10)
+    assert disposed_after_read == [True]
