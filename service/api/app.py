@@ -138,7 +138,7 @@ async def follow_pack_reloads(runtime: Runtime, interval: float, stopping: async
             continue
         async with runtime.reload_lock:
             try:
-                _, current = await asyncio.to_thread(runtime.holder.reload)
+                _, current = await asyncio.to_thread(runtime.reload_pack_busy)
             except PackError as exc:
                 runtime.metrics.pack_reloads.labels("invalid").inc()
                 log.error("another worker reloaded the pack but it does not load here; keeping the current "
@@ -155,7 +155,8 @@ def create_app(settings: Settings, *, pack: LoadedPack | None = None, pack_sync_
     ``pack`` supplies an already built (pack, screener) pair instead of loading ``settings.pack_path`` at
     start (tests and benchmarks share one). ``pack_sync_seconds`` is how often the app checks whether
     another worker reloaded the pack. ``freeze_gc`` (for server processes, see ``freeze_garbage``) keeps the
-    pack's long-lived objects out of garbage collection.
+    pack's long-lived objects out of garbage collection and shortens the GIL switch interval while a reload
+    or a rescreen works in the background (``BusyThreads``).
     """
     metrics = Metrics()
 
@@ -165,7 +166,7 @@ def create_app(settings: Settings, *, pack: LoadedPack | None = None, pack_sync_
         if freeze_gc:
             freeze_garbage()
             runtime.holder.after_swap = refreeze_garbage
-            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+            runtime.busy_threads.enable(BUSY_SWITCH_INTERVAL_SECONDS)
         app.state.runtime = runtime
         stopping = asyncio.Event()
         follower = asyncio.create_task(follow_pack_reloads(runtime, pack_sync_seconds, stopping))
@@ -197,13 +198,8 @@ def create_app(settings: Settings, *, pack: LoadedPack | None = None, pack_sync_
 FULL_COLLECTION_AFTER = 10_000
 
 
-#: How long a thread may hold the GIL while another waits for it, in server processes (CPython's default:
-#: 5 ms). The event loop gives the GIL up at every poll for I/O; while a thread is busy (a pack reload building
-#: its screener, a background rescreen, a PostgreSQL commit), the loop then waits up to this long to get it
-#: back, several times per request. Measured (bench/load.py --reload-with: the four official lists replaced and
-#: reloaded at 400 requests/s, 2 workers): the slowest answer of that window 1.8-3.5 s at 5 ms, 0.25-0.49 s
-#: at 0.5 ms, with no difference outside it beyond the machine's noise.
-SWITCH_INTERVAL_SECONDS = 0.0005
+#: The GIL switch interval of server processes while a background thread works (see ``BusyThreads``).
+BUSY_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def freeze_garbage() -> None:

@@ -42,6 +42,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -743,7 +744,9 @@ class BackgroundRescreens:
     are logged and recorded in the run table (by ``run_rescreen``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, around: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
+        #: Entered around each run (the API shortens the GIL switch interval meanwhile).
+        self._around = around
         self._lock = threading.Lock()
         self._pending: _Job | None = None
         self._thread: threading.Thread | None = None
@@ -777,9 +780,11 @@ class BackgroundRescreens:
                     self._idle.set()
                     return
             try:
-                self.last_report = run_rescreen(job.database, job.screener,
-                                                plan_changes(job.previous, full_when_unknown=False),
-                                                trigger=job.trigger, actor=job.actor, wait=None, cancel=self._cancel)
+                with self._around():
+                    self.last_report = run_rescreen(job.database, job.screener,
+                                                    plan_changes(job.previous, full_when_unknown=False),
+                                                    trigger=job.trigger, actor=job.actor, wait=None,
+                                                    cancel=self._cancel)
                 self.last_error = None
             except Cancelled:
                 log.warning("rescreen cancelled before it started: the service is shutting down")

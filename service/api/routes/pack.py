@@ -63,7 +63,7 @@ async def reload_pack(runtime: Runtime, actor: str) -> tuple[LoadedPack, LoadedP
     """
     async with runtime.reload_lock:
         try:
-            previous, current = await asyncio.to_thread(runtime.holder.reload)
+            previous, current = await asyncio.to_thread(runtime.reload_pack_busy)
         except PackError:
             runtime.metrics.pack_reloads.labels("invalid").inc()
             raise
