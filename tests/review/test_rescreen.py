@@ -356,3 +356,28 @@ def test_100k_monitored_parties_and_a_diff_of_10_entries(tmp_path: object) -> No
         assert alerted(database) == scenario.expect_alerted
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize("seed", [5, 23])
+def test_a_large_diff_changes_exactly_what_rescreening_everything_changes(seed: int, tmp_path: Any) -> None:
+    """The scan keeps only the best few changed names per monitored name (as the screener does over the whole
+    list): with 600 entries added that share words with the monitored companies, many records really change,
+    and the targeted rescreen must change exactly the records a rescreen of everything changes."""
+    from service.store import open_database
+
+    scenario = build_scenario(4000, seed=seed, added=600)
+    old_pack, new_pack = scenario_packs(scenario)
+    old, new = Screener(old_pack), Screener(new_pack)
+    targeted, everything = (open_database(f"sqlite:///{tmp_path / name}.sqlite3") for name in ("a", "b"))
+    try:
+        for database in (targeted, everything):
+            monitor(database, scenario, old)
+        diff = diff_lists(scenario.old_entries, scenario.new_entries)
+        found = rescreen_entries(targeted, new, diff.entries_to_rescreen(), trigger="test")
+        full = rescreen_all(everything, new, trigger="test")
+        assert len(full.changed_records) > 100  # the diff matters
+        assert found.candidate_records < full.records_rescreened  # and the scan narrowed it
+        assert set(found.changed_records) == set(full.changed_records)
+    finally:
+        targeted.dispose()
+        everything.dispose()
