@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from service.errors import ListImportError
 from service.lists.model import CompiledList, ListMeta
+from service.rulepack.compiled import PARTY_ENTRIES
 from service.rulepack.spec import PartySpec
 
 FORMAT = "drone-screening/compiled-list"
@@ -43,7 +44,6 @@ SUFFIX = ".json.gz"
 #: Entries validated per call (see the module docstring).
 _CHUNK = 500
 
-_ENTRIES = TypeAdapter(list[PartySpec])
 _ENTRY = TypeAdapter(PartySpec)
 
 
@@ -122,12 +122,12 @@ def load_compiled_list(path: Path) -> CompiledList:
             entries = []
             for start in range(0, len(lines), _CHUNK):
                 try:
-                    entries.extend(_ENTRIES.validate_json(b"[" + b",".join(lines[start:start + _CHUNK]) + b"]"))
+                    entries.extend(PARTY_ENTRIES.validate_json(b"[" + b",".join(lines[start:start + _CHUNK]) + b"]"))
                 except ValidationError as exc:  # its indexes count from the chunk's first entry
                     raise ListImportError(f"{path}: damaged compiled list, in entries {start + 1} to "
                                           f"{min(start + _CHUNK, len(lines))}: {exc}") from exc
         else:
-            entries = _ENTRIES.validate_json(entries_json)
+            entries = PARTY_ENTRIES.validate_json(entries_json)
     except ValidationError as exc:
         raise ListImportError(f"{path}: damaged compiled list: {exc}") from exc
     if meta.entry_count != len(entries):

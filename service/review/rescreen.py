@@ -49,8 +49,6 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from service import __version__
 from service.engine import Screener
 from service.engine.names import analyse_name, compare_names, initials
@@ -64,6 +62,7 @@ from service.review.alerts import AlertChange, record_alerts, result_digest
 from service.review.audit import audit_event
 from service.review.screening import suppress_allow_listed
 from service.rulepack import Pack
+from service.rulepack.compiled import PARTY_ENTRIES, encode_entries, entries_digest
 from service.rulepack.spec import EntryType, PartySpec
 from service.store.database import Database
 from service.store.monitored import MonitoredRecord, MonitoredRepository, MonitoredScreening
@@ -96,8 +95,6 @@ _WAIT_POLL_SECONDS = 2.0
 #: the same set as the screener's, which a test checks.
 VESSEL_QUERY_ROLES = frozenset({"counterparty", "carrier", "other"})
 
-_ENTRIES = TypeAdapter(list[PartySpec])
-
 
 class Trigger(StrEnum):
     """Why a rescreen ran."""
@@ -121,16 +118,6 @@ class Cancelled(Exception):
 
 
 # --- what the monitored set agrees with ---------------------------------------------------------------------
-
-
-def encode_entries(entries: Sequence[PartySpec]) -> bytes:
-    """The JSON a list's digest and snapshot are made of (defaults left out, as compiled list files do)."""
-    return _ENTRIES.dump_json(list(entries), exclude_defaults=True)
-
-
-def entries_digest(entries: Sequence[PartySpec]) -> str:
-    """sha256 of a list's entries, the same whichever file or import they came from."""
-    return hashlib.sha256(encode_entries(entries)).hexdigest()
 
 
 def rules_digest(pack: Pack) -> str:
@@ -175,7 +162,7 @@ class PackState:
 
 
 def _decode_snapshot(data: bytes) -> list[PartySpec]:
-    return _ENTRIES.validate_json(gzip.decompress(data))
+    return PARTY_ENTRIES.validate_json(gzip.decompress(data))
 
 
 def save_snapshots(runs: RescreenRunRepository, pack: Pack, lists: Mapping[str, str]) -> None:

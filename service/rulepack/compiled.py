@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from pydantic import TypeAdapter
 
 from service.model import PackInfo
 from service.rulepack.spec import (
@@ -23,6 +26,19 @@ from service.rulepack.spec import (
 
 #: Name of the pack's own hand-curated party list.
 CURATED_LIST = "curated"
+
+#: A list's entries as JSON: what compiled list files, rescreen snapshots and list digests are made of.
+PARTY_ENTRIES = TypeAdapter(list[PartySpec])
+
+
+def encode_entries(entries: Sequence[PartySpec]) -> bytes:
+    """The JSON a list's digest and snapshot are made of (defaults left out, as compiled list files do)."""
+    return PARTY_ENTRIES.dump_json(list(entries), exclude_defaults=True)
+
+
+def entries_digest(entries: Sequence[PartySpec]) -> str:
+    """sha256 of a list's entries, the same whichever file or import they came from."""
+    return hashlib.sha256(encode_entries(entries)).hexdigest()
 
 
 @dataclass(frozen=True)

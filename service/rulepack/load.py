@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from service.errors import PackError, Problem, RecordError
 from service.model import PackInfo, parse_record
-from service.rulepack.compiled import CURATED_LIST, Pack, PartyList
+from service.rulepack.compiled import CURATED_LIST, Pack, PartyList, entries_digest
 from service.rulepack.spec import (
     AddressConditionSpec,
     AddressMarkerSpec,
@@ -172,15 +172,10 @@ def pack_digest(files: Iterable[Path], root: Path, imported: Sequence[PartyList]
     for party_list in sorted(imported, key=lambda listed: listed.name):
         digest.update(f"imported/{party_list.name}".encode())
         digest.update(b"\0")
-        digest.update((party_list.digest or entries_json_digest(party_list)).encode())
+        digest.update((party_list.digest or entries_digest(party_list.entries)).encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
-
-def entries_json_digest(party_list: PartyList) -> str:
-    """sha256 of a list's entries, for an imported list that came without its file's digest."""
-    return hashlib.sha256(b"\n".join(entry.model_dump_json(exclude_defaults=True).encode()
-                                     for entry in party_list.entries)).hexdigest()
 
 
 def _digest_label(path: Path, root: Path) -> str:

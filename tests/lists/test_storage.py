@@ -112,7 +112,7 @@ def test_entries_are_stored_one_per_line_and_version_1_files_still_load(sdn_csv:
     import hashlib
     import json
 
-    from service.lists.storage import _ENTRIES
+    from service.rulepack.compiled import PARTY_ENTRIES
 
     path = save_compiled_list(sdn_csv, tmp_path)
     with gzip.open(path, "rb") as packed:
@@ -121,7 +121,7 @@ def test_entries_are_stored_one_per_line_and_version_1_files_still_load(sdn_csv:
     assert len(lines) == 1 + len(sdn_csv.entries)
     assert [json.loads(line)["id"] for line in lines[1:]] == [entry.id for entry in sdn_csv.entries]
 
-    array = _ENTRIES.dump_json(sdn_csv.entries, exclude_defaults=True)
+    array = PARTY_ENTRIES.dump_json(sdn_csv.entries, exclude_defaults=True)
     header = {**json.loads(lines[0]), "version": 1, "entries_sha256": hashlib.sha256(array).hexdigest()}
     old = tmp_path / "old" / "lists" / path.name
     old.parent.mkdir(parents=True)
