@@ -270,12 +270,7 @@ def _parquet_chunks(source: InputFile, start: int, max_rows: int, max_bytes: int
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(source.path)
-    metadata = parquet.metadata
-    first_group, index = 0, 0
-    while first_group < metadata.num_row_groups and index + metadata.row_group(first_group).num_rows <= start:
-        index += metadata.row_group(first_group).num_rows
-        first_group += 1
-    groups = list(range(first_group, metadata.num_row_groups))
+    groups, index = _row_groups_from(parquet, start)
     if not groups:
         return
     nested = source.kind == "record"
@@ -403,13 +398,7 @@ def _parquet_rows(source: InputFile, start: int) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(source.path)
-    metadata = parquet.metadata
-    first_group, skipped = 0, 0
-    while first_group < metadata.num_row_groups and skipped + metadata.row_group(first_group).num_rows <= start:
-        skipped += metadata.row_group(first_group).num_rows
-        first_group += 1
-    index = skipped
-    groups = list(range(first_group, metadata.num_row_groups))
+    groups, index = _row_groups_from(parquet, start)
     if not groups:
         return
     names = parquet.schema_arrow.names
@@ -424,6 +413,17 @@ def _parquet_rows(source: InputFile, start: int) -> Iterator[RawRow]:
             if index <= start:
                 continue
             yield RawRow(index, None, payload, None, index, 0)
+
+
+def _row_groups_from(parquet: Any, start: int) -> tuple[list[int], int]:
+    """The row groups of ``parquet`` (a pyarrow ParquetFile) that hold rows after the first ``start``, and
+    how many rows come before the first of them: whole groups before ``start`` are never read."""
+    metadata = parquet.metadata
+    first_group, skipped = 0, 0
+    while first_group < metadata.num_row_groups and skipped + metadata.row_group(first_group).num_rows <= start:
+        skipped += metadata.row_group(first_group).num_rows
+        first_group += 1
+    return list(range(first_group, metadata.num_row_groups)), skipped
 
 
 def _drop_nulls(value: Any) -> Any:
