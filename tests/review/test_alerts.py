@@ -74,8 +74,8 @@ def test_changed_result_updates_the_alert_and_says_what_changed(database: Databa
     assert list_audit(database)[-1].after["changes"]["added"]  # type: ignore[index]
 
 
-def test_changed_result_reopens_a_closed_alert(database: Database, screener: Screener,
-                                               people: dict[str, object]) -> None:
+def _closed_as_hit(database: Database, screener: Screener, people: dict[str, object]) -> int:
+    """The id of the alert of a listed counterparty, reviewed by rita: its match a true one, closed as a hit."""
     from service.review import User
 
     _record(database, screener, listed_counterparty())
@@ -87,6 +87,12 @@ def test_changed_result_reopens_a_closed_alert(database: Database, screener: Scr
     start_review(database, alert_id, principal)
     decide_match(database, alert_id, match.id, MatchDecision.true_match, "same company", principal)
     close(database, alert_id, Outcome.confirmed_hit, "listed party", principal)
+    return alert_id
+
+
+def test_changed_result_reopens_a_closed_alert(database: Database, screener: Screener,
+                                               people: dict[str, object]) -> None:
+    alert_id = _closed_as_hit(database, screener, people)
     assert _record(database, screener, listed_counterparty()) is AlertChange.unchanged
     changed = listed_counterparty(address="Alabuga special economic zone, Yelabuga, Tatarstan")
     assert _record(database, screener, changed) is AlertChange.reopened
@@ -111,17 +117,7 @@ def test_clear_result_updates_an_alert_under_review(database: Database, screener
 
 def test_clear_result_leaves_a_closed_alert_as_it_was_closed(database: Database, screener: Screener,
                                                              people: dict[str, object]) -> None:
-    from service.review import User
-
-    _record(database, screener, listed_counterparty())
-    alert_id = list_alerts(database).items[0].id
-    rita = people["rita"]
-    assert isinstance(rita, User)
-    principal: Principal = rita.principal()
-    start_review(database, alert_id, principal)
-    decide_match(database, alert_id, get_alert(database, alert_id).matches[0].id, MatchDecision.true_match,
-                 "same company", principal)
-    close(database, alert_id, Outcome.confirmed_hit, "listed party", principal)
+    alert_id = _closed_as_hit(database, screener, people)
     now_clear = listed_counterparty(name="Elektronik Vertrieb Nord GmbH", country="DE")
     assert _record(database, screener, now_clear) is AlertChange.not_flagged
     detail = get_alert(database, alert_id)
