@@ -154,8 +154,8 @@ class ReusePortSupervisor:
                         break
                     log.error("worker process %s died (exit code %s); starting another", process.pid,
                               process.exitcode)
-                    if time.monotonic() - started < _QUICK_DEATH_SECONDS:
-                        time.sleep(_QUICK_DEATH_SECONDS)
+                    if time.monotonic() - started < _QUICK_DEATH_SECONDS and self._stop.wait(_QUICK_DEATH_SECONDS):
+                        break  # told to stop during the pause: start nothing more
                     workers[index] = self._start()
         finally:
             self._stop_all([process for process, _ in workers])
